@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/mxguard/mxguard/checks/pipeline"
+	"github.com/mxguard/mxguard/config"
+	"github.com/mxguard/mxguard/resolver"
+)
+
+// newLogger builds the logger of cfg.Log: logfmt (slog's text handler) or
+// JSON, to w.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	switch cfg.Log.Level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newResolver(cfg *config.Config, log *slog.Logger) (*resolver.Client, error) {
+	size := cfg.DNS.CacheSize
+	if size == 0 {
+		size = -1 // config: 0 disables the cache; resolver: -1 does
+	}
+	return resolver.New(resolver.Config{
+		Servers:   cfg.DNS.Servers,
+		Timeout:   cfg.DNS.Timeout,
+		Attempts:  cfg.DNS.Attempts,
+		CacheSize: size,
+		Logger:    log,
+	})
+}
+
+// newEngine builds the restriction engine of cfg.
+func newEngine(cfg *config.Config, log *slog.Logger) (*pipeline.Engine, error) {
+	return pipeline.FromConfig(cfg, log)
+}
