@@ -176,7 +176,7 @@ func (c UnknownDomain) Check(ctx context.Context, env *checks.Env) checks.Result
 	case st == checks.StatusFail:
 		code := c.Code
 		if code == 0 {
-			code = 550
+			code = 450 // Postfix's unknown_address_reject_code default
 		}
 		r.Reason = "domain " + a.Domain + " has no MX, A or AAAA record"
 		if notFound {

@@ -127,7 +127,7 @@ func (c Unknown) Check(ctx context.Context, env *checks.Env) checks.Result {
 	case res == syntax.HeloNotFound:
 		// Postfix does not look up a numeric or malformed name.
 		r.Status, r.Reason = checks.StatusFail, "HELO name cannot exist in DNS"
-		r.Reply = reply(c.Opts.UnknownCode, 550, "5.7.1", env.Helo, "Host not found")
+		r.Reply = reply(c.Opts.UnknownCode, 450, "5.7.1", env.Helo, "Host not found")
 		return r
 	case name == "":
 		r.Status, r.Reason = checks.StatusNone, "address literal"
@@ -138,7 +138,7 @@ func (c Unknown) Check(ctx context.Context, env *checks.Env) checks.Result {
 	switch st {
 	case checks.StatusFail:
 		r.Reason = "HELO name has no A, AAAA or MX record"
-		r.Reply = reply(c.Opts.UnknownCode, 550, "5.7.1", env.Helo, "Host not found")
+		r.Reply = reply(c.Opts.UnknownCode, 450, "5.7.1", env.Helo, "Host not found")
 	case checks.StatusTemperror:
 		r.Reason = "HELO name lookup failed temporarily"
 		r.Reply = reply(450, 450, "4.7.1", env.Helo, "Host not found")

@@ -161,7 +161,7 @@ func (c Forward) Check(ctx context.Context, env *checks.Env) checks.Result {
 func result(name string, st checks.Status, info *Info, code int, enhanced, text string) checks.Result {
 	r := checks.Result{Check: name, Stage: checks.StageConnect, Status: st}
 	if code == 0 {
-		code = 550
+		code = 450 // Postfix's unknown_client_reject_code default
 	}
 	switch st {
 	case checks.StatusFail:
