@@ -357,3 +357,80 @@ func TestTrustedAndAuthenticatedSkipChecks(t *testing.T) {
 	}
 }
 var lastHarness *harness
+
+func TestAccessTablesAndClasses(t *testing.T) {
+	td, _ := filepath.Abs("testdata")
+	h := newHarness(t, fmt.Sprintf(`
+trusted_networks: []
+classes:
+  strict: [unknown_client_hostname]
+client:
+  - client_access: hash:%[1]s/client_access
+  - unknown_reverse_client_hostname
+sender:
+  - sender_access: hash:%[1]s/sender_access
+recipient:
+  - check_client_access cidr:%[1]s/rbl_override.cidr
+  - non_fqdn_recipient
+  - reject
+`, td))
+	cases := []struct {
+		name, ip, from, rcpt, want string
+	}{
+		// client_access REJECT with text (access_map_reject_code 554).
+		{"client REJECT", "192.0.2.66", "a@good.test", "b@good.test", "554 5.7.1 <unknown[192.0.2.66]>: Client host rejected: Go away"},
+		// DEFER_IF_PERMIT, then the recipient list's permit: deferred.
+		{"client DEFER_IF_PERMIT", "192.0.2.20", "a@good.test", "b@good.test", "450 4.7.1 <aonly.test[192.0.2.20]>: Client host rejected: try later"},
+		// OK by the verified client name ends the client list only: the
+		// no-PTR check is skipped, the recipient list still runs and its
+		// cidr OK permits before the final reject.
+		{"client OK by name", "192.0.2.10", "a@good.test", "b@good.test", "250"},
+		{"sender NNN text", "192.0.2.10", "spammer@good.test", "b@good.test", "550 5.7.1 <spammer@good.test>: Sender address rejected: You are not welcome"},
+		// A class named by a sender table entry: strict rejects the forged client.
+		{"class from a table result", "192.0.2.11", "a@grey.good.test", "b@good.test", "550 5.7.25 Client host rejected: cannot find your hostname, [192.0.2.11]"},
+		{"final reject without override", "2001:db8::25", "a@good.test", "b@good.test", "554 5.7.1 Access denied"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := h.session(t)
+			connect(t, s, c.ip)
+			run(t, s, tx{helo: "mail.good.test", from: c.from, rcpts: []string{c.rcpt}, want: []string{c.want}})
+		})
+	}
+}
+
+func TestWarnActionLogsAndAccepts(t *testing.T) {
+	h := newHarness(t, `
+trusted_networks: []
+client:
+  - unknown_client_hostname: {action: warn}
+`)
+	s := h.session(t)
+	connect(t, s, "192.0.2.11")
+	run(t, s, tx{helo: "mail.good.test", from: "a@good.test", rcpts: []string{"b@good.test"}, want: []string{"250"}})
+	logs := h.logs.String()
+	for _, want := range []string{"level=WARN msg=warn", "check=unknown_client_hostname", "action=warn", "code=550", "enhanced=5.7.25",
+		"client=unknown[192.0.2.11]", `reason="hostname forged.good.test does not resolve to address 192.0.2.11"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("warn log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// Without delay_reject each list answers at its own stage, as Postfix
+// with smtpd_delay_reject = no.
+func TestNoDelayReject(t *testing.T) {
+	h := newHarness(t, "delay_reject: false\n"+fullLists)
+	s := h.session(t)
+	if got := connect(t, s, "192.0.2.12"); got != "550 5.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.12]" {
+		t.Errorf("connect: %q", got)
+	}
+	s2 := h.session(t)
+	connect(t, s2, "192.0.2.10")
+	if got := reply(s2.Helo("nohost.test")); got != "550 5.7.1 <nohost.test>: Helo command rejected: Host not found" {
+		t.Errorf("HELO: %q", got)
+	}
+	s3 := h.session(t)
+	connect(t, s3, "192.0.2.10")
+	run(t, s3, tx{helo: "mail.good.test", from: "a@nx.test", wantMail: "550 5.1.8 <a@nx.test>: Sender address rejected: Domain not found"})
+}
