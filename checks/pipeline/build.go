@@ -269,6 +269,8 @@ func (b *builder) rule(r Restriction, l List) (*rule, error) {
 		}
 		ru.check = chk
 		ru.policy = b.policy(r, "tempfail")
+	case "rbl", "rhsbl_client", "rhsbl_reverse_client", "rhsbl_helo", "rhsbl_sender", "rhsbl_recipient", "dnswl", "rhswl":
+		return nil, fmt.Errorf("%s: %s: DNS lists are not implemented in this version; remove it or keep the equivalent in main.cf", r.Key, r.Name)
 	default:
 		return nil, fmt.Errorf("%s: unknown restriction %q", r.Key, r.Name)
 	}
