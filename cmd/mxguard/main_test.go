@@ -56,7 +56,7 @@ hostname: mx.mxguard.test
 trusted_networks: []
 dns: {servers: [%s], timeout: 400ms, attempts: 1}
 state_dir: %s
-codes: {unknown_client_reject_code: 550, unknown_address_reject_code: 550, unknown_hostname_reject_code: 550}
+codes: {unknown_address_reject_code: 550}
 client: [unknown_reverse_client_hostname]
 helo: [invalid_helo_hostname, non_fqdn_helo_hostname]
 sender: [non_fqdn_sender, unknown_sender_domain]
@@ -118,7 +118,8 @@ func TestCheckJSON(t *testing.T) {
 		return o
 	}
 	o := check("--ip", "192.0.2.12", "--helo", "mail.good.test", "--from", "a@good.test", "--rcpt", "b@good.test")
-	if o.Action != "reject" || o.Stage != "rcpt" || o.Code != 550 || o.Enhanced != "5.7.1" ||
+	// Postfix's default unknown_client_reject_code is 450.
+	if o.Action != "tempfail" || o.Stage != "rcpt" || o.Code != 450 || o.Enhanced != "4.7.1" ||
 		o.Check != "unknown_reverse_client_hostname" ||
 		o.Text != "Client host rejected: cannot find your reverse hostname, [192.0.2.12]" {
 		t.Errorf("no PTR: %+v", o)
@@ -351,5 +352,27 @@ func TestGarbageOnSocket(t *testing.T) {
 	defer sess.Close()
 	if got := rcptReply(t, sess, "192.0.2.10", "mail.good.test", "a@good.test", "b@good.test"); got != "250" {
 		t.Errorf("after garbage: %q", got)
+	}
+}
+
+// log.format: json from the environment gives one JSON object per line
+// with the verdict's fields.
+func TestJSONLogFromEnv(t *testing.T) {
+	dns := startDNS(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	t.Setenv("MXGUARD_LOG_FORMAT", "json")
+	s := startServer(t, writeConfig(t, dir, fmt.Sprintf(testConfig, port, dns.Addr(), dir)), port)
+	sess := s.session(t)
+	defer sess.Close()
+	rcptReply(t, sess, "192.0.2.12", "mail.good.test", "a@good.test", "b@good.test")
+	line := s.waitLog(t, `"msg":"verdict"`)
+	var v map[string]any
+	if err := json.Unmarshal([]byte(line), &v); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, line)
+	}
+	if v["queue_id"] != "4XyZ1" || v["check"] != "unknown_reverse_client_hostname" || v["code"] != float64(450) ||
+		v["enhanced"] != "4.7.1" || v["client"] != "unknown[192.0.2.12]" {
+		t.Errorf("JSON verdict: %v", v)
 	}
 }
