@@ -4,12 +4,12 @@ GO          ?= go
 BIN         ?= bin/mxguard
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME    ?= 1m
 # Each package with fuzz targets, and its targets.
-FUZZ_PKGS   := ./checks/access ./checks/syntax ./config
+FUZZ_PKGS   := ./checks/access ./checks/syntax ./config ./postfixcfg
 
-.PHONY: all build run test race check fmt fuzz bench clean
+.PHONY: all build run test race check fmt fuzz bench clean deb
 
 all: build
 
@@ -44,5 +44,10 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The Debian package dist/mxguard_<version>_amd64.deb (deploy/README.md).
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mxguard
+	VERSION='$(VERSION)' deploy/build-deb.sh $(BIN)
+
 clean:
-	rm -rf bin cover.out var
+	rm -rf bin cover.out var dist

@@ -295,7 +295,7 @@ func (d *doctor) matchEntry(listen endpoint, addr string) entryStatus {
 	case len(good) == 0: // written as mxguard's path, but smtpd is chrooted
 		return entryStatus{ours: true, sev: Problem,
 			why: fmt.Sprintf("smtpd runs chrooted in %s and looks for %s, not mxguard's socket %s", d.queueDir, path.Join(d.queueDir, sock), sock),
-			fix: d.chrootFix(listen)}
+			fix: d.chrootFix()}
 	case !d.modesKnown:
 		mode := "unchrooted"
 		if good[0] {
@@ -303,22 +303,22 @@ func (d *doctor) matchEntry(listen endpoint, addr string) entryStatus {
 		}
 		return entryStatus{ours: true, sev: Warning,
 			why: fmt.Sprintf("%s reaches mxguard's socket only if smtpd runs %s, and master.cf could not be read", addr, mode),
-			fix: d.chrootFix(listen)}
+			fix: d.chrootFix()}
 	default:
 		return entryStatus{ours: true, sev: Problem,
 			why: fmt.Sprintf("some smtpd services run chrooted in %s and some do not; %s reaches mxguard's socket from only one kind", d.queueDir, addr),
-			fix: d.chrootFix(listen)}
+			fix: d.chrootFix()}
 	}
 }
 
 // chrootFix is the fix for a unix socket a chrooted smtpd cannot reach.
-func (d *doctor) chrootFix(listen endpoint) string {
+func (d *doctor) chrootFix() string {
 	want, inChroot := MilterAddress(d.opts.Listen, d.queueDir)
 	if inChroot {
 		return fmt.Sprintf("write %q in smtpd_milters (relative to %s, it works chrooted or not) and %s", want, d.queueDir, d.reload())
 	}
-	return fmt.Sprintf("move mxguard's socket into Postfix's queue directory (mxguard.yml: \"listen: unix:%s\", main.cf: \"smtpd_milters = unix:mxguard/mxguard.sock\"), or run smtpd unchrooted (\"postconf -Fe 'smtp/inet/chroot = n'\") and %s",
-		path.Join(d.queueDir, "mxguard/mxguard.sock"), d.reload())
+	return fmt.Sprintf("move mxguard's socket into Postfix's queue directory (mxguard.yml: \"listen: unix:%s\", main.cf: \"smtpd_milters = unix:mxguard/mxguard.sock\"), or keep \"smtpd_milters = %s\" and run smtpd unchrooted (\"postconf -Fe 'smtp/inet/chroot = n'\"), and %s",
+		path.Join(d.queueDir, "mxguard/mxguard.sock"), want, d.reload())
 }
 
 // checkWired: mxguard's address must be in smtpd_milters, in a notation
@@ -354,12 +354,14 @@ func (d *doctor) checkWired() {
 		if strings.TrimSpace(value) != "" {
 			fix = fmt.Sprintf("add %s to smtpd_milters (\"smtpd_milters = %s, %s\") and %s", want, value, want, d.reload())
 		}
-		if !listen.unix || !d.modesKnown || !slices.Contains(d.modes, true) {
+		_, inChroot := MilterAddress(d.opts.Listen, d.queueDir)
+		switch {
+		case !listen.unix || inChroot || (d.modesKnown && !slices.Contains(d.modes, true)):
 			d.add(Problem, key, fmt.Sprintf("mxguard (%s) is not in smtpd_milters", d.opts.Listen), fix)
-		} else if _, inChroot := MilterAddress(d.opts.Listen, d.queueDir); !inChroot {
-			d.add(Problem, key, fmt.Sprintf("mxguard (%s) is not in smtpd_milters, and smtpd runs chrooted in %s where that socket cannot be reached", d.opts.Listen, d.queueDir), d.chrootFix(listen))
-		} else {
-			d.add(Problem, key, fmt.Sprintf("mxguard (%s) is not in smtpd_milters", d.opts.Listen), fix)
+		case d.modesKnown:
+			d.add(Problem, key, fmt.Sprintf("mxguard (%s) is not in smtpd_milters, and smtpd runs chrooted in %s, where that socket cannot be reached", d.opts.Listen, d.queueDir), d.chrootFix())
+		default:
+			d.add(Problem, key, fmt.Sprintf("mxguard (%s) is not in smtpd_milters; that socket is outside %s, where a chrooted smtpd (Debian's default) cannot reach it", d.opts.Listen, d.queueDir), d.chrootFix())
 		}
 	}
 	// master.cf: a receiving smtpd may override smtpd_milters.
@@ -628,7 +630,7 @@ func (d *doctor) checkDuplicates() {
 				if r.Arg != "" && (strings.Contains(item, "bl") || strings.Contains(item, "wl")) {
 					item += ": " + r.Arg
 				}
-				d.add(Warning, p, fmt.Sprintf("%s duplicates mxguard's %s (double DNS lookups, double rejects)", what, ours),
+				d.add(Warning, p, fmt.Sprintf("%s duplicates mxguard's %s (double lookups, double rejects)", what, ours),
 					fmt.Sprintf("remove it from %s and list \"- %s\" under %s: in mxguard.yml", p, item, stage))
 				continue
 			}

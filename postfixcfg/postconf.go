@@ -49,7 +49,7 @@ type Postconf struct {
 
 // checkedParams are the parameters whose effective value Doctor needs.
 var checkedParams = []string{
-	"compatibility_level", "mail_version", "queue_directory",
+	"compatibility_level", "mail_version", "queue_directory", "config_directory",
 	"smtpd_milters", "non_smtpd_milters",
 	"milter_default_action", "milter_protocol", "milter_mail_macros",
 	"milter_rcpt_macros", "milter_connect_macros", "milter_command_timeout",
@@ -160,6 +160,12 @@ func readPostconf(ctx context.Context, prog, dir string) (*Postconf, error) {
 		}
 		return stdout.String(), nil
 	}
+	if dir != "" {
+		// postconf would fail too, after a one-second pause.
+		if _, err := os.Stat(filepath.Join(dir, "main.cf")); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoConfig, err)
+		}
+	}
 	explicit, err := run("-n")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoConfig, err)
@@ -175,9 +181,19 @@ func readPostconf(ctx context.Context, prog, dir string) (*Postconf, error) {
 	if out, err := run(append([]string{"-x"}, checkedParams...)...); err == nil {
 		pc.Effective = parsePostconfOutput(out)
 	}
-	// Restriction classes are parameters postconf knows only from main.cf.
-	if out, err := run("-F"); err == nil {
-		pc.Services = parsePostconfF(out)
+	// Without master.cf, postconf -F fails, after the one-second pause of
+	// every Postfix fatal error: look first.
+	cfdir := dir
+	if cfdir == "" {
+		cfdir = pc.Effective["config_directory"]
+	}
+	if cfdir == "" {
+		cfdir = DefaultConfigDir
+	}
+	if _, err := os.Stat(filepath.Join(cfdir, "master.cf")); err == nil {
+		if out, err := run("-F"); err == nil {
+			pc.Services = parsePostconfF(out)
+		}
 	}
 	return pc, nil
 }

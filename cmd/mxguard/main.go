@@ -4,6 +4,8 @@
 //	mxguard serve [-c FILE]                 run the milter
 //	mxguard check [-c FILE] --ip ADDR ...   run the pipeline on one transaction
 //	mxguard config check [-c FILE]          validate and print the configuration
+//	mxguard postfix-config [-c FILE]        print the main.cf lines
+//	mxguard doctor [--postfix-config DIR]   check Postfix's configuration
 //	mxguard version
 package main
 
@@ -45,6 +47,14 @@ Usage:
   mxguard config check [-c FILE]
         Validate the configuration and print its effective values. Exit 1
         with every problem listed when it is invalid.
+  mxguard postfix-config [-c FILE]
+        Print the main.cf lines that wire Postfix to this configuration.
+  mxguard doctor [-c FILE] [--postfix-config DIR]
+        Read Postfix's configuration (postconf -n, or DIR) and /etc/resolv.conf
+        and report, one finding per line with its fix: the milter not wired,
+        a milter_default_action that loses mail or protection, missing macros,
+        restrictions that duplicate mxguard's, an open relay, a public DNS
+        resolver. Exit 1 when it found a problem.
   mxguard version
         Print the version.
 
@@ -92,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return &exitError{2, errors.New("usage: mxguard config check [-c FILE]")}
 		}
 		return cmdConfigCheck(args[2:], stdout, stderr)
+	case "postfix-config":
+		return cmdPostfixConfig(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "mxguard", versionString())
 		return nil
