@@ -10,7 +10,6 @@ package address
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
 
@@ -159,82 +158,97 @@ func (c UnknownDomain) Check(ctx context.Context, env *checks.Env) checks.Result
 		r.Reason = "no domain to look up"
 		return r
 	}
-	st, nullMX, err := checks.StatusFail, false, error(nil)
+	ds := checks.DNSNotFound
 	if !notFound {
-		st, nullMX, err = DomainStatus(ctx, env.Resolver, d)
+		ds, r.Err = Lookup(ctx, env.Resolver, d)
 	}
-	r.Status, r.Err = st, err
 	prefix := "<" + a.String() + ">: " + c.Role.class() + " rejected: "
 	notFoundDSN, nullEnh, nullCode := "5.1.8", "5.7.27", 550
 	if c.Role == Recipient {
 		notFoundDSN, nullEnh, nullCode = "5.1.2", "5.1.10", 556
 	}
-	switch {
-	case nullMX:
-		r.Reason = "domain " + d + " has a null MX"
+	code := c.Code
+	if code == 0 {
+		code = 450 // Postfix's unknown_address_reject_code default
+	}
+	switch ds {
+	case checks.DNSOK:
+		r.Status, r.Reason = checks.StatusPass, "domain "+d+" exists"
+	case checks.DNSNullMX:
+		// RFC 7505 §4: fixed codes, not unknown_address_reject_code.
+		r.Status, r.Reason = checks.StatusFail, "domain "+d+" has a null MX"
 		r.Reply = checks.Reply{Code: nullCode, Enhanced: nullEnh, Text: prefix + "Domain " + d + " does not accept mail (nullMX)"}
-	case st == checks.StatusFail:
-		code := c.Code
-		if code == 0 {
-			code = 450 // Postfix's unknown_address_reject_code default
-		}
-		r.Reason = "domain " + a.Domain + " has no MX, A or AAAA record"
+	case checks.DNSRetry:
+		r.Status, r.Reason = checks.StatusTemperror, "lookup of domain "+d+" failed temporarily"
+		r.Reply = checks.Reply{Code: 450, Enhanced: notFoundDSN, Text: prefix + "Domain not found"}.WithCode(450)
+	case checks.DNSInval:
+		r.Status, r.Reason = checks.StatusFail, "every MX host of domain "+d+" is malformed"
+		r.Reply = checks.Reply{Code: code, Enhanced: notFoundDSN, Text: prefix + "Malformed DNS server reply"}.WithCode(code)
+	default:
+		r.Status, r.Reason = checks.StatusFail, "domain "+a.Domain+" has no MX, A or AAAA record"
 		if notFound {
 			r.Reason = "domain " + a.Domain + " is not a valid DNS name"
 		}
 		r.Reply = checks.Reply{Code: code, Enhanced: notFoundDSN, Text: prefix + "Domain not found"}.WithCode(code)
-	case st == checks.StatusTemperror:
-		r.Reason = "lookup of domain " + d + " failed temporarily"
-		r.Reply = checks.Reply{Code: 450, Enhanced: notFoundDSN, Text: prefix + "Domain not found"}.WithCode(450)
-	default:
-		r.Reason = "domain " + d + " exists"
 	}
 	return r
 }
 
-// DomainStatus looks d's MX, A and AAAA records up in parallel and
-// combines them as Postfix's reject_unknown_mailhost does
-// (dns_lookup_rl with STOP_OK|STOP_NULLMX): an MX answer decides by itself
-// (any "." target is a null MX, even beside real ones; MX hosts are not
-// resolved); without one, an address record passes; then a temporary
-// failure of any lookup is a temperror; else the domain is not found.
+// DomainStatus looks d's MX, A and AAAA records up and combines them as
+// Postfix's reject_unknown_mailhost does (see Lookup); malformed MX sets
+// count as fail.
 func DomainStatus(ctx context.Context, r resolver.Resolver, d string) (st checks.Status, nullMX bool, err error) {
+	ds, err := Lookup(ctx, r, d)
+	switch ds {
+	case checks.DNSOK:
+		return checks.StatusPass, false, nil
+	case checks.DNSNullMX:
+		return checks.StatusFail, true, nil
+	case checks.DNSRetry:
+		return checks.StatusTemperror, false, err
+	}
+	return checks.StatusFail, false, err
+}
+
+// Lookup is Postfix's dns_lookup_rl(d, MX, A, AAAA) with STOP_OK,
+// STOP_INVAL and STOP_NULLMX: an MX answer decides by itself (a null MX, a
+// set of malformed targets, or a usable MX; MX hosts are not resolved);
+// without one, an address record passes; otherwise the best status of the
+// three wins (a temporary failure before a permanent one). The three
+// lookups run in parallel; the result is the one of Postfix's sequence.
+func Lookup(ctx context.Context, r resolver.Resolver, d string) (checks.DNSStatus, error) {
 	fqdn := d + "."
 	var (
-		wg           sync.WaitGroup
-		mxs          []*net.MX
-		mxErr, ipErr error
-		haveIP       bool
+		wg   sync.WaitGroup
+		st   [3]checks.DNSStatus
+		errs [3]error
 	)
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		mxs, mxErr = r.LookupMX(ctx, fqdn)
+		m, err := r.LookupMX(ctx, fqdn)
+		st[0], errs[0] = checks.MXStatus(m, err), err
 	}()
 	go func() {
 		defer wg.Done()
-		a, e := r.LookupIP(ctx, fqdn)
-		haveIP, ipErr = len(a) > 0 && e == nil, e
+		a, err := r.LookupA(ctx, fqdn)
+		st[1], errs[1] = checks.AddrStatus(a, err), err
+	}()
+	go func() {
+		defer wg.Done()
+		a, err := r.LookupAAAA(ctx, fqdn)
+		st[2], errs[2] = checks.AddrStatus(a, err), err
 	}()
 	wg.Wait()
-	if mxErr == nil && len(mxs) > 0 {
-		for _, m := range mxs {
-			if m.Host == "." || m.Host == "" {
-				return checks.StatusFail, true, nil
-			}
+	switch st[0] {
+	case checks.DNSOK, checks.DNSNullMX, checks.DNSInval:
+		return st[0], nil
+	}
+	best := 0
+	for i := range st {
+		if st[i] > st[best] {
+			best = i
 		}
-		return checks.StatusPass, false, nil
 	}
-	switch {
-	case haveIP:
-		return checks.StatusPass, false, nil
-	case resolver.IsTemporary(mxErr):
-		return checks.StatusTemperror, false, mxErr
-	case resolver.IsTemporary(ipErr):
-		return checks.StatusTemperror, false, ipErr
-	}
-	if ipErr == nil {
-		ipErr = mxErr
-	}
-	return checks.StatusFail, false, ipErr
+	return st[best], errs[best]
 }

@@ -133,70 +133,72 @@ func (c Unknown) Check(ctx context.Context, env *checks.Env) checks.Result {
 		r.Status, r.Reason = checks.StatusNone, "address literal"
 		return r
 	}
-	st, err := HostExists(ctx, env.Resolver, name)
-	r.Status, r.Err = st, err
+	st, err := hostStatus(ctx, env.Resolver, name)
+	r.Err = err
 	switch st {
-	case checks.StatusFail:
-		r.Reason = "HELO name has no A, AAAA or MX record"
-		r.Reply = reply(c.Opts.UnknownCode, 450, "5.7.1", env.Helo, "Host not found")
-	case checks.StatusTemperror:
-		r.Reason = "HELO name lookup failed temporarily"
+	case checks.DNSOK, checks.DNSNullMX:
+	case checks.DNSRetry:
+		r.Status, r.Reason = checks.StatusTemperror, "HELO name lookup failed temporarily"
 		r.Reply = reply(450, 450, "4.7.1", env.Helo, "Host not found")
+	case checks.DNSInval:
+		r.Status, r.Reason = checks.StatusFail, "every MX host of the HELO name is malformed"
+		r.Reply = reply(c.Opts.UnknownCode, 450, "5.7.1", env.Helo, "Malformed DNS server reply")
+	default:
+		r.Status, r.Reason = checks.StatusFail, "HELO name has no A, AAAA or MX record ("+st.String()+")"
+		r.Reply = reply(c.Opts.UnknownCode, 450, "5.7.1", env.Helo, "Host not found")
 	}
 	return r
 }
 
-// HostExists looks name's A, AAAA and MX records up in parallel. As in
-// Postfix's dns_lookup_rl, the best status wins: any record (a null MX
-// aside) is a pass, else a temporary failure is a temperror, else a null
-// MX is a pass ("allow MTA names to have nullMX records"), else fail.
+// HostExists looks name's A, AAAA and MX records up in parallel and
+// combines them as Postfix's reject_unknown_hostname does: the best status
+// wins (checks.DNSStatus); OK and a null MX pass ("allow MTA names to have
+// nullMX records"), RETRY is a temperror, anything else fails.
 func HostExists(ctx context.Context, r resolver.Resolver, name string) (checks.Status, error) {
+	st, err := hostStatus(ctx, r, name)
+	switch st {
+	case checks.DNSOK, checks.DNSNullMX:
+		return checks.StatusPass, nil
+	case checks.DNSRetry:
+		return checks.StatusTemperror, err
+	}
+	return checks.StatusFail, err
+}
+
+func hostStatus(ctx context.Context, r resolver.Resolver, name string) (checks.DNSStatus, error) {
 	fqdn := strings.ToLower(name)
 	if !strings.HasSuffix(fqdn, ".") {
 		fqdn += "."
 	}
 	var (
-		wg      sync.WaitGroup
-		errs    [3]error
-		found   [3]bool
-		nullMX  bool
-		lookups = [3]func() (bool, error){
-			func() (bool, error) { a, err := r.LookupA(ctx, fqdn); return len(a) > 0, err },
-			func() (bool, error) { a, err := r.LookupAAAA(ctx, fqdn); return len(a) > 0, err },
-			func() (bool, error) {
-				m, err := r.LookupMX(ctx, fqdn)
-				if err == nil && resolver.IsNullMX(m) {
-					nullMX = true
-					return false, nil
-				}
-				return len(m) > 0, err
-			},
-		}
+		wg   sync.WaitGroup
+		st   [3]checks.DNSStatus
+		errs [3]error
 	)
-	for i, f := range lookups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			found[i], errs[i] = f()
-		}()
-	}
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		a, err := r.LookupA(ctx, fqdn)
+		st[0], errs[0] = checks.AddrStatus(a, err), err
+	}()
+	go func() {
+		defer wg.Done()
+		a, err := r.LookupAAAA(ctx, fqdn)
+		st[1], errs[1] = checks.AddrStatus(a, err), err
+	}()
+	go func() {
+		defer wg.Done()
+		m, err := r.LookupMX(ctx, fqdn)
+		st[2], errs[2] = checks.MXStatus(m, err), err
+	}()
 	wg.Wait()
-	var temp error
-	for i := range lookups {
-		if found[i] && errs[i] == nil {
-			return checks.StatusPass, nil
-		}
-		if resolver.IsTemporary(errs[i]) && temp == nil {
-			temp = errs[i]
+	best := 0
+	for i := range st {
+		if st[i] > st[best] {
+			best = i
 		}
 	}
-	switch {
-	case temp != nil:
-		return checks.StatusTemperror, temp
-	case nullMX:
-		return checks.StatusPass, nil
-	}
-	return checks.StatusFail, errs[0]
+	return st[best], errs[best]
 }
 
 // Impersonation rejects a HELO that names us: our host name, one of

@@ -95,13 +95,20 @@ func compute(ctx context.Context, r resolver.Resolver, addr netip.Addr) *Info {
 	}
 	info.PTR = name
 	info.Reverse = checks.StatusPass
-	addrs, err := r.LookupIP(ctx, name+".")
+	// Postfix asks only the client's address family
+	// (hostname_to_sockaddr_pf): A for an IPv4 client, AAAA for IPv6.
+	// EAI_AGAIN is TEMP; any other failure is FORGED.
+	lookup := r.LookupA
+	if addr.Is6() {
+		lookup = r.LookupAAAA
+	}
+	addrs, err := lookup(ctx, name+".")
 	switch {
 	case resolver.IsTemporary(err):
 		info.Forward, info.Reason, info.Err = checks.StatusTemperror, "forward lookup of "+name+" failed temporarily", err
 		return info
 	case err != nil:
-		info.Forward, info.Reason, info.Err = checks.StatusFail, "hostname "+name+" does not resolve", err
+		info.Forward, info.Reason, info.Err = checks.StatusFail, "hostname "+name+" does not resolve to address "+addr.String(), err
 		return info
 	}
 	for _, a := range addrs {

@@ -142,8 +142,9 @@ func mainCF(l layout, opts Options, listenIP string) (paramList, error) {
 		{"alias_database", ""},
 		{"biff", "no"},
 		{"append_dot_mydomain", "no"},
-		// Names through DNS only (the private resolv.conf), never the
-		// hosts file for anything but the SMTP client's lookups of names.
+		// The SMTP/LMTP clients look names up in DNS only. smtpd's client
+		// lookups go through getnameinfo/getaddrinfo, that is nsswitch:
+		// the bind-mounted hosts file (localhost only), then DNS.
 		{"smtp_host_lookup", "dns"},
 		{"lmtp_host_lookup", "dns"},
 		// No restrictions of Postfix's own but the relay check: mxguard
@@ -170,7 +171,7 @@ func mainCF(l layout, opts Options, listenIP string) (paramList, error) {
 	}
 	rec, err := parseMainCF(RecommendedMainCF)
 	if err != nil {
-		return nil, fmt.Errorf("RecommendedMainCF: %w", err)
+		return nil, fmt.Errorf("parsing RecommendedMainCF: %w", err)
 	}
 	for _, kv := range rec {
 		p.set(kv.name, kv.value)
@@ -178,7 +179,7 @@ func mainCF(l layout, opts Options, listenIP string) (paramList, error) {
 	p.set("smtpd_milters", opts.Milter)
 	for _, name := range slices.Sorted(maps.Keys(opts.ExtraMainCF)) {
 		if strings.ContainsAny(name, " =\n") || strings.Contains(opts.ExtraMainCF[name], "\n") {
-			return nil, fmt.Errorf("ExtraMainCF: bad parameter %q = %q", name, opts.ExtraMainCF[name])
+			return nil, fmt.Errorf("bad ExtraMainCF parameter %q = %q", name, opts.ExtraMainCF[name])
 		}
 		p.set(name, opts.ExtraMainCF[name])
 	}

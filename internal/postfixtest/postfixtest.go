@@ -28,6 +28,21 @@
 // accepts all of it; see Instance.Dial), so Postfix and mxguard both see a
 // real client address and do their own lookups of it.
 //
+// A test of mxguard behind Postfix:
+//
+//	dnsSrv := postfixtest.StartDNS(t)             // 127.0.53.N:53
+//	// start mxguard with dns.servers = [dnsSrv.Addr()], listening on ADDR
+//	pf := postfixtest.Start(t, postfixtest.Options{
+//		Milter:    "inet:" + ADDR,
+//		DNS:       dnsSrv,
+//		ZoneFiles: []string{"testdata/clients.zone"},
+//	})
+//	c := pf.Dial(t, "127.0.0.10")                 // PTR client10.test. in the zone
+//	c.Expect(c.Ehlo("client10.test"), 250, "")
+//	c.Expect(c.Mail("a@client10.test"), 250, "2.1.0")
+//	if r := c.Rcpt("b@x.test"); r.String() != "550 5.7.1 ..." { ... }
+//	line, err := pf.WaitLog(ctx, "milter-reject: RCPT from client10.test[127.0.0.10]")
+//
 // It needs root (namespaces, bind mounts, Postfix's privilege drop), Linux,
 // and postfix >= 3.4 installed (postconf and master; the system instance
 // need not run and is not touched). Without them Start skips the test with
@@ -54,6 +69,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 
 	"github.com/mxguard/mxguard/internal/dnstest"
 )
@@ -81,6 +97,12 @@ type Options struct {
 	// instances (and test binaries) can run at the same time.
 	DNSAddr string
 
+	// DNS, when set, is the DNS server to use instead of starting one
+	// (ZoneFiles and Zones are added to it; DNSAddr must be empty): see
+	// StartDNS, for a test that must configure mxguard with the DNS
+	// address before Postfix starts. Stop does not close it.
+	DNS *dnstest.Server
+
 	// ResolvOptions is the "options" line of Postfix's resolv.conf.
 	// Empty: "timeout:1 attempts:1", so a ;!timeout directive costs
 	// Postfix one second per lookup, not ten.
@@ -107,6 +129,7 @@ type Instance struct {
 	t         testing.TB
 	l         layout
 	dns       *dnstest.Server
+	ownDNS    bool // started by Start, closed by Stop
 	smtpAddr  string
 	xclient   string
 	cmd       *exec.Cmd
@@ -118,8 +141,8 @@ type Instance struct {
 	stopOnce  sync.Once
 }
 
-// Start starts a private Postfix and its DNS server and stops both at the
-// end of the test (t.Cleanup). It skips the test, or fails it with
+// Start starts a private Postfix, and its DNS server unless opts.DNS is
+// set, and stops them at the end of the test (t.Cleanup). It skips the test, or fails it with
 // MXGUARD_E2E=1, when a prerequisite is missing, and fails it when Postfix
 // does not start.
 func Start(t testing.TB, opts Options) *Instance {
@@ -146,6 +169,10 @@ func Start(t testing.TB, opts Options) *Instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("postfixtest: the test failed; keeping %s (maillog, etc/, master.out)", dir)
+			return
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("postfixtest: %v", err)
 		}
@@ -155,19 +182,29 @@ func Start(t testing.TB, opts Options) *Instance {
 	}
 	i := &Instance{t: t, l: newLayout(dir), done: make(chan struct{})}
 
-	i.dns, err = startDNS(opts)
+	if opts.DNS != nil {
+		i.dns = opts.DNS
+		err = addZones(opts)
+	} else {
+		i.dns, err = startDNS(opts)
+		i.ownDNS = err == nil
+	}
 	if err != nil {
 		t.Fatalf("postfixtest: %v", err)
 	}
 	t.Cleanup(i.Stop) // Postfix (when started), then the DNS server
 
-	ports, err := freePorts(2)
+	const listenIP = "127.0.0.1"
+	reserved, err := reservePorts(listenIP, 2)
 	if err != nil {
 		t.Fatalf("postfixtest: %v", err)
 	}
-	const listenIP = "127.0.0.1"
-	i.smtpAddr = net.JoinHostPort(listenIP, strconv.Itoa(ports[0]))
-	i.xclient = net.JoinHostPort(listenIP, strconv.Itoa(ports[1]))
+	defer func() {
+		for _, ln := range reserved {
+			ln.Close()
+		}
+	}()
+	i.smtpAddr, i.xclient = reserved[0].Addr().String(), reserved[1].Addr().String()
 	if err := i.writeConfig(opts, listenIP); err != nil {
 		t.Fatalf("postfixtest: %v", err)
 	}
@@ -268,11 +305,15 @@ func (i *Instance) WaitLogAfter(ctx context.Context, mark int, substr string) (s
 }
 
 // Stop stops Postfix by its master's PID (SIGTERM, then SIGKILL after 10s)
-// and the DNS server. The kernel kills every other process of the instance
-// with the master, the init of its PID namespace. It is called by
-// t.Cleanup and may be called before, more than once.
+// and then the DNS server, unless it came from Options.DNS. The kernel
+// kills every other process of the instance with the master, the init of
+// its PID namespace. It is called by t.Cleanup and may be called before,
+// more than once. When the test has failed, it logs Postfix's log first.
 func (i *Instance) Stop() {
 	i.stopOnce.Do(func() {
+		if i.t.Failed() && i.startTime > 0 {
+			i.t.Logf("postfixtest: Postfix's log (%s):\n%s", i.l.maillog, tail(i.Log(), 8000))
+		}
 		if i.cmd != nil {
 			select {
 			case <-i.done:
@@ -289,7 +330,7 @@ func (i *Instance) Stop() {
 				t.Stop()
 			}
 		}
-		if i.dns != nil {
+		if i.ownDNS {
 			if err := i.dns.Close(); err != nil {
 				i.t.Errorf("postfixtest: closing DNS server: %v", err)
 			}
@@ -319,15 +360,21 @@ func (i *Instance) PIDs() []int {
 
 // startScript runs as PID 1 of the new namespaces: it makes the mounts
 // private (they must not propagate back to the host), puts our files over
-// /etc, names the host (a hostname without a dot, so the resolver appends
-// no search domain) and becomes master in init mode (-i: only for PID 1; it
-// stays in the foreground and is the namespace's reaper).
+// /etc, names the host and becomes master in init mode (-i: only for PID
+// 1; it stays in the foreground and is the namespace's reaper).
+//
+// The host name matters: with no search line in resolv.conf, glibc
+// searches the domain of a host name that has a dot, so on a host named
+// ci.example.com a lookup of the NXDOMAIN name x.test would go on to
+// x.test.example.com, which the test's server REFUSES, and the result
+// would be a temporary failure. A name without a dot (in the UTS
+// namespace only) has no domain to search.
 const startScript = `set -e
 mount --make-rprivate /
 mount --bind "$1" /etc/resolv.conf
 mount --bind "$2" /etc/hosts
 mount --bind "$3" /etc/nsswitch.conf
-echo mx > /proc/sys/kernel/hostname
+hostname mx 2>/dev/null || echo mx > /proc/sys/kernel/hostname
 exec "$4" -c "$5" -i
 `
 
@@ -430,11 +477,20 @@ func (i *Instance) waitLog(ctx context.Context, from int, substr string) (string
 // diagnostics is master's output and the log's tail, for failures.
 func (i *Instance) diagnostics() string {
 	out, _ := os.ReadFile(filepath.Join(i.l.dir, "master.out"))
-	log := i.Log()
-	if n := strings.LastIndexByte(log[:max(0, len(log)-4000)], '\n'); n >= 0 {
-		log = "...\n" + log[n+1:]
+	return fmt.Sprintf("--- master output:\n%s--- maillog:\n%s"+
+		"--- (master logs errors it meets before it has read main.cf's maillog_file, such as a bad master.cf service, to syslog)",
+		out, tail(i.Log(), 4000))
+}
+
+// tail returns the last whole lines of s, about n bytes.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return fmt.Sprintf("--- master output:\n%s--- maillog:\n%s", out, log)
+	if j := strings.IndexByte(s[len(s)-n:], '\n'); j >= 0 {
+		return "...\n" + s[len(s)-n+j+1:]
+	}
+	return s[len(s)-n:]
 }
 
 func findLine(log string, from int, substr string) (string, bool) {
@@ -464,16 +520,59 @@ func grepLines(b []byte, substr string) string {
 	return strings.Join(out, "\n")
 }
 
-// startDNS starts the DNS server on opts.DNSAddr or on the first free
-// 127.0.53.N:53.
-func startDNS(opts Options) (*dnstest.Server, error) {
-	var dopts []dnstest.Option
+// StartDNS starts a DNS server that Postfix can use, on the first free
+// 127.0.53.N:53, and closes it at the end of the test. Pass it in
+// Options.DNS when mxguard must be configured with its address before
+// Postfix starts. It skips or fails the test as Start does when a
+// prerequisite is missing.
+func StartDNS(t testing.TB, opts ...dnstest.Option) *dnstest.Server {
+	t.Helper()
+	if pr := prerequisites(); pr.err != nil {
+		missing(t, pr.err)
+	}
+	s, err := startDNS(Options{}, opts...)
+	if err != nil {
+		t.Fatalf("postfixtest: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// addZones loads opts' zones into opts.DNS.
+func addZones(opts Options) error {
+	if opts.DNSAddr != "" {
+		return errors.New("both Options.DNS and Options.DNSAddr are set")
+	}
+	if ap, err := netip.ParseAddrPort(opts.DNS.Addr()); err != nil || ap.Port() != 53 {
+		return fmt.Errorf("the Options.DNS server listens on %s: Postfix's resolver needs port 53 (see StartDNS)", opts.DNS.Addr())
+	}
+	var zones []string
 	for _, f := range opts.ZoneFiles {
-		dopts = append(dopts, dnstest.WithZoneFile(f))
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		zones = append(zones, string(b))
+	}
+	for _, z := range append(zones, opts.Zones...) {
+		if err := opts.DNS.AddZone(z); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startDNS starts the DNS server on opts.DNSAddr or on the first free
+// 127.0.53.N:53, with opts' zones and then dopts.
+func startDNS(opts Options, dopts ...dnstest.Option) (*dnstest.Server, error) {
+	var zopts []dnstest.Option
+	for _, f := range opts.ZoneFiles {
+		zopts = append(zopts, dnstest.WithZoneFile(f))
 	}
 	for _, z := range opts.Zones {
-		dopts = append(dopts, dnstest.WithZone(z))
+		zopts = append(zopts, dnstest.WithZone(z))
 	}
+	dopts = append(zopts, dopts...)
 	var addrs []string
 	if opts.DNSAddr != "" {
 		ap, err := netip.ParseAddrPort(opts.DNSAddr)
@@ -502,25 +601,31 @@ func startDNS(opts Options) (*dnstest.Server, error) {
 	return nil, fmt.Errorf("DNS server: %w", err)
 }
 
-// freePorts returns n distinct free TCP ports of 127.0.0.1. They are free
-// when we look; master binds them a few milliseconds later.
-func freePorts(n int) ([]int, error) {
-	var ports []int
+// reservePorts listens on n free TCP ports of ip with SO_REUSEPORT, which
+// master sets too: it can bind the ports while we hold them, and as long
+// as we do (until master has), no other process can take them. Without
+// the reservation two instances could pick the same free port and, with
+// SO_REUSEPORT, both bind it and share its connections.
+func reservePorts(ip string, n int) ([]net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
 	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := lc.Listen(context.Background(), "tcp4", net.JoinHostPort(ip, "0"))
 		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
 			return nil, err
 		}
 		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	return ports, nil
+	return lns, nil
 }
 
 // prereq is what Start needs from the machine.
@@ -547,11 +652,11 @@ var prerequisites = sync.OnceValue(func() prereq {
 		}
 		pr.master, pr.version = filepath.Join(lines[0], "master"), lines[1]
 		if _, err := os.Stat(pr.master); err != nil {
-			return fmt.Errorf("Postfix master: %w", err)
+			return fmt.Errorf("postfix master: %w", err)
 		}
 		var major, minor int
 		if _, err := fmt.Sscanf(pr.version, "%d.%d", &major, &minor); err != nil || major < 3 || major == 3 && minor < 4 {
-			return fmt.Errorf("Postfix %s: want 3.4 or later (maillog_file, master -i)", pr.version)
+			return fmt.Errorf("postfix %s: want 3.4 or later (maillog_file, master -i)", pr.version)
 		}
 		if pr.sh, err = lookPath("sh"); err != nil {
 			return err

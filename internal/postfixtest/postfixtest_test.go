@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-milter"
+	"github.com/miekg/dns"
 )
 
 // event is what the test milter saw at one stage.
@@ -118,7 +119,10 @@ func startMilter(t *testing.T) (addr string, rec *recorder, stop func()) {
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			s.Close()
+			// Not s.Close: it only closes the listeners Serve has
+			// registered, which it may not have done yet, and it
+			// races with Serve. Closing ln makes Serve return.
+			ln.Close()
 			<-done
 		})
 	}
@@ -137,7 +141,6 @@ func TestPostfix(t *testing.T) {
 		ZoneFiles:   []string{"testdata/clients.zone"},
 		ExtraMainCF: map[string]string{"milter_connect_macros": connectMacros},
 	})
-	t.Logf("Postfix start: %v", pf.StartDuration())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -162,9 +165,15 @@ func TestPostfix(t *testing.T) {
 		if got := e.macros["{client_name}"]; got != "client10.test" {
 			t.Errorf("{client_name} = %q, want client10.test", got)
 		}
-		// The proof that Postfix asked our server.
-		if pf.DNS().Count("10.0.0.127.in-addr.arpa.", 0) == 0 || pf.DNS().Count("client10.test.", 0) == 0 {
+		// The proof that Postfix asked our server, and only for the names
+		// it should (no search domain, no AAAA with inet_protocols=ipv4).
+		if pf.DNS().Count("10.0.0.127.in-addr.arpa.", dns.TypePTR) == 0 || pf.DNS().Count("client10.test.", dns.TypeA) == 0 {
 			t.Errorf("Postfix did not look up the client through the test's DNS: %v", pf.DNS().Queries())
+		}
+		for _, q := range pf.DNS().Queries() {
+			if q.Name != "10.0.0.127.in-addr.arpa." && q.Name != "client10.test." {
+				t.Errorf("unexpected query %v", q)
+			}
 		}
 		c.Expect(c.Ehlo("client10.test"), 250, "")
 		c.Expect(c.Mail("sender@client10.test"), 250, "2.1.0")
@@ -330,6 +339,32 @@ func TestConcurrentInstances(t *testing.T) {
 			}
 			t.Logf("started in %v, DNS %s", pf.StartDuration(), pf.DNS().Addr())
 		})
+	}
+}
+
+// The DNS server can be started first, for a milter that must know its
+// address before Postfix starts.
+func TestStartDNSFirst(t *testing.T) {
+	s := StartDNS(t)
+	milterAddr, rec, _ := startMilter(t)
+	pf := Start(t, Options{Milter: milterAddr, DNS: s, ZoneFiles: []string{"testdata/clients.zone"}})
+	if pf.DNS() != s {
+		t.Fatal("DNS() is not the server passed in Options.DNS")
+	}
+	c := pf.Dial(t, "127.0.0.10")
+	c.Expect(c.Greeting(), 220, "")
+	if e, _ := rec.last("connect", "127.0.0.10"); e.host != "client10.test" {
+		t.Errorf("milter got hostname %q, want client10.test", e.host)
+	}
+	c.Quit()
+	pf.Stop()
+	// Not closed by Stop: it belongs to the test.
+	if err := s.AddZone("$ORIGIN test.\nlater A 127.0.0.30\n"); err != nil {
+		t.Fatal(err)
+	}
+	m := new(dns.Msg).SetQuestion("later.test.", dns.TypeA)
+	if r, err := dns.Exchange(m, s.Addr()); err != nil || len(r.Answer) != 1 {
+		t.Errorf("DNS server after Stop: %v %v", r, err)
 	}
 }
 

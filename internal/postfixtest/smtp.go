@@ -153,7 +153,7 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 func (c *Client) write(s string) {
 	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(c.Timeout))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.Timeout))
 	if _, err := c.conn.Write([]byte(s)); err != nil {
 		c.t.Fatalf("postfixtest: SMTP write %q: %v", strings.TrimSpace(s), err)
 	}
@@ -164,7 +164,7 @@ var enhancedRE = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)
 // ReadReply reads one (possibly multi-line) reply.
 func (c *Client) ReadReply() Reply {
 	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(c.Timeout))
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.Timeout))
 	var r Reply
 	var texts []string
 	for {
