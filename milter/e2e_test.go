@@ -51,7 +51,7 @@ type harness struct {
 	srv  *milter.Server
 }
 
-func zoneFiles(t *testing.T) []dnstest.Option {
+func zoneFiles(t testing.TB) []dnstest.Option {
 	t.Helper()
 	files, err := filepath.Glob("../testdata/zones/*.zone")
 	if err != nil || len(files) == 0 {
@@ -94,7 +94,7 @@ recipient:
   - unknown_recipient_domain
 `
 
-func newHarness(t *testing.T, extra string) *harness {
+func newHarness(t testing.TB, extra string) *harness {
 	t.Helper()
 	h := &harness{dns: dnstest.Start(t, zoneFiles(t)...), logs: &syncBuffer{}}
 	lastHarness = h
@@ -127,7 +127,15 @@ func newHarness(t *testing.T, extra string) *harness {
 	return h
 }
 
-func (h *harness) session(t *testing.T) *gomilter.ClientSession {
+func (h *harness) session(t testing.TB) *gomilter.ClientSession {
+	t.Helper()
+	s := h.dial(t)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// dial opens a milter session; the caller closes it.
+func (h *harness) dial(t testing.TB) *gomilter.ClientSession {
 	t.Helper()
 	cl := gomilter.NewClientWithOptions("tcp", h.addr, gomilter.ClientOptions{
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
@@ -139,7 +147,6 @@ func (h *harness) session(t *testing.T) *gomilter.ClientSession {
 	if err != nil {
 		t.Fatalf("milter session: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
 	return s
 }
 
