@@ -82,7 +82,9 @@ const (
 	Warn
 	// Quarantine marks the message to be held (Postfix HOLD) and goes on.
 	Quarantine
-	// Discard marks the message to be discarded and goes on.
+	// Discard marks the message to be discarded and accepts the command:
+	// like Postfix's DISCARD, it is OK for its own list and no later
+	// restriction runs, for the rest of the transaction (checks/pipeline).
 	Discard
 	// Tag marks the message with a header and goes on.
 	Tag

@@ -188,6 +188,31 @@ func TestPolicyApply(t *testing.T) {
 	test(checks.Policy{Code: 554, Text: "x"}, res(checks.StatusFail, checks.Dunno, checks.Reply{}), checks.Reject, "reject", "")
 }
 
+// TestPolicyEnhancedOverrideClassDigit: an Enhanced override has its class
+// digit forced to the reply code's, as Postfix's smtpd_check_reject always
+// ends with error_text[4] = error_text[0] (POSTFIX-NOTES.md §1: "550 4.5.6"
+// from a table is sent as "550 5.5.6").
+func TestPolicyEnhancedOverrideClassDigit(t *testing.T) {
+	fail := checks.Result{Status: checks.StatusFail, Reply: checks.Reply{Code: 550, Enhanced: "5.7.1", Text: "x"}}
+	test := func(p checks.Policy, want string) {
+		t.Helper()
+		if got := p.Apply(fail).Reply.String(); got != want {
+			t.Errorf("%+v: reply %q, want %q", p, got, want)
+		}
+	}
+	test(checks.Policy{Code: 550, Enhanced: "4.7.26"}, "550 5.7.26 x")
+	test(checks.Policy{Enhanced: "4.7.1"}, "550 5.7.1 x")
+	test(checks.Policy{Code: 450, Enhanced: "5.7.1"}, "450 4.7.1 x")
+	// With tempfail the override is made temporary afterwards.
+	test(checks.Policy{Action: "tempfail", Enhanced: "5.7.26"}, "450 4.7.26 x")
+	// The check's own reply is fixed the same way.
+	odd := fail
+	odd.Reply.Enhanced = "4.5.6"
+	if got := (checks.Policy{}).Apply(odd).Reply.String(); got != "550 5.5.6 x" {
+		t.Errorf("no override: %q, want %q", got, "550 5.5.6 x")
+	}
+}
+
 func TestParseAction(t *testing.T) {
 	test := func(in, want string, wantErr bool) {
 		t.Helper()

@@ -33,12 +33,29 @@ type Env struct {
 	Trusted     bool   // client in trusted_networks
 	Macros      map[string]string
 
+	// Deferrals remembered without delayed rejection: Postfix's
+	// defer_if_permit_client and defer_if_permit_helo (smtpd_check.c). A
+	// defer_if_permit of the client or HELO list does not refuse CONNECT
+	// or HELO; it is kept here and applied at each RCPT TO unless a
+	// reject comes first (checks/pipeline). nil when none; a later HELO
+	// replaces DeferHelo, as a new smtpd_check_helo does.
+	DeferClient *Result
+	DeferHelo   *Result
+
 	// Transaction scope.
 	QueueID  string
 	MailSeen bool
 	Mail     string   // MAIL FROM address without brackets; "" is the null sender
 	Rcpt     string   // the recipient being evaluated, without brackets
 	Rcpts    []string // recipients accepted so far
+	// DeferSender is Postfix's defer_if_permit_sender: the deferral in
+	// force after the sender list (the client's or HELO's, or the sender
+	// list's own), applied at each RCPT TO without delayed rejection.
+	DeferSender *Result
+	// Discarded is Postfix's state->discard: an access table said DISCARD
+	// in this transaction, so no restriction runs any more until its end
+	// and every later recipient is accepted (and discarded).
+	Discarded bool
 
 	mu    sync.Mutex
 	memos map[string]*memo
@@ -66,6 +83,8 @@ func (e *Env) ResetTransaction() {
 	e.Mail = ""
 	e.Rcpt = ""
 	e.Rcpts = nil
+	e.DeferSender = nil
+	e.Discarded = false
 }
 
 // MergeMacros records the macros the MTA sent for a stage.

@@ -20,11 +20,15 @@ func TestNewEnvAndScopes(t *testing.T) {
 	env.Addr = netip.MustParseAddr("192.0.2.1")
 	env.Helo, env.HeloSeen = "mx.example", true
 	env.QueueID, env.MailSeen, env.Mail, env.Rcpt, env.Rcpts = "ABC", true, "a@example", "b@example", []string{"b@example"}
+	env.DeferClient, env.DeferHelo = &checks.Result{Check: "client"}, &checks.Result{Check: "helo"}
+	env.DeferSender, env.Discarded = &checks.Result{Check: "sender"}, true
 	env.ResetTransaction()
-	if env.QueueID != "" || env.MailSeen || env.Mail != "" || env.Rcpt != "" || env.Rcpts != nil {
+	if env.QueueID != "" || env.MailSeen || env.Mail != "" || env.Rcpt != "" || env.Rcpts != nil ||
+		env.DeferSender != nil || env.Discarded {
 		t.Errorf("ResetTransaction kept transaction data: %+v", env)
 	}
-	if env.Addr.String() != "192.0.2.1" || env.Helo != "mx.example" || !env.HeloSeen {
+	if env.Addr.String() != "192.0.2.1" || env.Helo != "mx.example" || !env.HeloSeen ||
+		env.DeferClient == nil || env.DeferHelo == nil {
 		t.Errorf("ResetTransaction dropped connection data: %+v", env)
 	}
 

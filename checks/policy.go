@@ -74,12 +74,17 @@ func (p Policy) act(r Result, action string) Result {
 	return r
 }
 
+// override applies the configured code, enhanced code and text, then
+// forces the enhanced code's class digit to the reply code's first digit,
+// as Postfix's smtpd_check_reject does last (error_text[4] =
+// error_text[0]): "550 4.5.6" is sent as "550 5.5.6", whichever of the two
+// was configured.
 func (p Policy) override(r Reply) Reply {
 	if r.IsZero() {
 		return r
 	}
 	if p.Code != 0 {
-		r = r.WithCode(p.Code)
+		r.Code = p.Code
 	}
 	if p.Enhanced != "" {
 		r.Enhanced = p.Enhanced
@@ -87,5 +92,5 @@ func (p Policy) override(r Reply) Reply {
 	if p.Text != "" {
 		r.Text = p.Text
 	}
-	return r
+	return r.WithCode(r.Code)
 }

@@ -175,7 +175,11 @@ type tx struct {
 }
 
 func connect(t *testing.T, s *gomilter.ClientSession, ip string) string {
-	t.Cleanup(func() { if t.Failed() && lastHarness != nil { t.Log(lastHarness.logs.String()) } })
+	t.Cleanup(func() {
+		if t.Failed() && lastHarness != nil {
+			t.Log(lastHarness.logs.String())
+		}
+	})
 	t.Helper()
 	fam := gomilter.FamilyInet
 	if strings.Contains(ip, ":") {
@@ -363,6 +367,7 @@ func TestTrustedAndAuthenticatedSkipChecks(t *testing.T) {
 		t.Fatalf("authenticated RCPT: %q", got)
 	}
 }
+
 var lastHarness *harness
 
 func TestAccessTablesAndClasses(t *testing.T) {
@@ -395,7 +400,7 @@ recipient:
 		{"sender NNN text", "192.0.2.10", "spammer@good.test", "b@good.test", "550 5.7.1 <spammer@good.test>: Sender address rejected: You are not welcome"},
 		// A class named by a sender table entry: strict rejects the forged client.
 		{"class from a table result", "192.0.2.11", "a@grey.good.test", "b@good.test", "550 5.7.25 Client host rejected: cannot find your hostname, [192.0.2.11]"},
-		{"final reject without override", "2001:db8::25", "a@good.test", "b@good.test", "554 5.7.1 Access denied"},
+		{"final reject without override", "2001:db8::25", "a@good.test", "b@good.test", "554 5.7.1 <b@good.test>: Recipient address rejected: Access denied"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

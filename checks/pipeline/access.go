@@ -9,6 +9,7 @@ import (
 	"github.com/mxguard/mxguard/checks"
 	"github.com/mxguard/mxguard/checks/access"
 	"github.com/mxguard/mxguard/checks/rdns"
+	"github.com/mxguard/mxguard/checks/syntax"
 )
 
 // tableCache opens each table once per engine build, so a table used in
@@ -35,26 +36,36 @@ func (c *tableCache) open(spec string) (*access.Table, error) {
 }
 
 // accessCheck is check_client_access, check_helo_access,
-// check_sender_access and check_recipient_access.
+// check_sender_access and check_recipient_access with one table.
 type accessCheck struct {
-	kind   string // client_access, helo_access, sender_access, recipient_access
-	tables []*access.Table
-	opts   access.Options
-	log    func(msg string, args ...any)
+	kind  string // client_access, helo_access, sender_access, recipient_access
+	table *access.Table
+	opts  access.Options
+	log   func(msg string, args ...any)
 }
 
 var _ checks.Check = (*accessCheck)(nil)
 
-func (b *builder) accessCheck(kind string, r Restriction) (*accessCheck, error) {
-	specs := strings.FieldsFunc(r.Arg, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' })
+// accessChecks builds one check per table of the restriction's argument.
+// Postfix's check_*_access takes one table; several tables in one
+// mxguard restriction act as that many consecutive restrictions, so a
+// result that Postfix treats as "go on" (DUNNO, WARN, INFO, HOLD, PREPEND,
+// DEFER_IF_*, an unsupported FILTER, REDIRECT or BCC) takes effect, with
+// its own Result in the log, and the next table is consulted.
+func (b *builder) accessChecks(kind string, r Restriction) ([]*accessCheck, error) {
+	specs, err := splitTableSpecs(r.Arg)
+	if err != nil {
+		return nil, err
+	}
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("needs a table, e.g. %s: hash:/etc/postfix/%s", r.Name, kind)
 	}
-	c := &accessCheck{kind: kind, opts: access.Options{
+	opts := access.Options{
 		RecipientDelimiter: b.spec.RecipientDelimiter,
 		RejectCode:         b.spec.Codes.AccessMapReject,
 		DeferCode:          b.spec.Codes.AccessMapDefer,
-	}, log: b.spec.Log.Warn}
+	}
+	var cs []*accessCheck
 	for _, s := range specs {
 		t, err := b.tables.open(s)
 		if err != nil {
@@ -63,9 +74,41 @@ func (b *builder) accessCheck(kind string, r Restriction) (*accessCheck, error) 
 		for _, w := range t.Warnings() {
 			b.spec.Log.Warn("access table", "table", s, "warning", w)
 		}
-		c.tables = append(c.tables, t)
+		cs = append(cs, &accessCheck{kind: kind, table: t, opts: opts, log: b.spec.Log.Warn})
 	}
-	return c, nil
+	return cs, nil
+}
+
+// splitTableSpecs splits a restriction's table argument at commas and
+// white space outside braces, as Postfix splits restriction lists
+// (smtpd_check_parse: mystrtokq with CHARS_COMMA_SP and CHARS_BRACE), so
+// that "static:{REJECT go away}" and "inline:{ a=b, c=d }" stay whole.
+func splitTableSpecs(arg string) ([]string, error) {
+	const seps = ", \t\r\n"
+	var out []string
+	for i := 0; i < len(arg); {
+		if strings.IndexByte(seps, arg[i]) >= 0 {
+			i++
+			continue
+		}
+		start, depth := i, 0
+		for ; i < len(arg) && (depth > 0 || strings.IndexByte(seps, arg[i]) < 0); i++ {
+			switch arg[i] {
+			case '{':
+				depth++
+			case '}':
+				if depth == 0 {
+					return nil, fmt.Errorf("unbalanced '}' in %q", arg)
+				}
+				depth--
+			}
+		}
+		if depth > 0 {
+			return nil, fmt.Errorf("unbalanced '{' in %q", arg)
+		}
+		out = append(out, arg[start:i])
+	}
+	return out, nil
 }
 
 func (c *accessCheck) Name() string { return c.kind }
@@ -92,6 +135,7 @@ func (c *accessCheck) Prefetch(env *checks.Env) {
 
 func (c *accessCheck) Check(ctx context.Context, env *checks.Env) checks.Result {
 	res := checks.Result{Check: c.kind, Stage: c.Stage(), Status: checks.StatusDunno}
+	tables := []*access.Table{c.table}
 	var (
 		ms               []access.Match
 		replyName, class string
@@ -99,50 +143,38 @@ func (c *accessCheck) Check(ctx context.Context, env *checks.Env) checks.Result 
 	switch c.kind {
 	case "client_access":
 		info := rdns.Lookup(ctx, env)
-		ms = c.opts.LookupClient(c.tables, info.Name, env.Addr)
-		replyName, class = fmt.Sprintf("%s[%s]", info.Name, env.Addr), access.ClassClient
+		ms = c.opts.LookupClient(tables, info.Name, env.Addr)
+		replyName, class = namAddr(info.Name, env), access.ClassClient
 	case "helo_access":
 		if !env.HeloSeen {
 			res.Status, res.Reason = checks.StatusNone, "no HELO"
 			return res
 		}
-		ms = c.opts.LookupDomain(c.tables, env.Helo)
+		ms = c.opts.LookupDomain(tables, env.Helo)
 		replyName, class = env.Helo, access.ClassHelo
 	case "sender_access":
 		if !env.MailSeen {
 			res.Status = checks.StatusNone
 			return res
 		}
-		ms = c.opts.LookupMail(c.tables, env.Mail)
-		replyName, class = env.Mail, access.ClassSender
+		ms = c.opts.LookupMail(tables, env.Mail)
+		replyName, class = internalAddr(env.Mail), access.ClassSender
 	default:
 		if env.Rcpt == "" {
 			res.Status = checks.StatusNone
 			return res
 		}
-		ms = c.opts.LookupMail(c.tables, env.Rcpt)
-		replyName, class = env.Rcpt, access.ClassRecipient
+		ms = c.opts.LookupMail(tables, env.Rcpt)
+		replyName, class = internalAddr(env.Rcpt), access.ClassRecipient
 	}
 	if len(ms) == 0 {
-		res.Reason = "not found"
+		res.Reason = c.table.Source() + ": not found"
 		return res
 	}
-	// Several tables in one restriction act as consecutive restrictions
-	// (Postfix has one table per check_*_access): a DUNNO passes on to the
-	// next table.
-	var (
-		m   access.Match
-		r   access.Result
-		err error
-	)
-	for _, m = range ms {
-		r, err = c.opts.ParseResult(m.Value)
-		if err != nil {
-			c.log("access table result", "table", m.Table.Source(), "key", m.Key, "value", m.Value, "err", err)
-		}
-		if r.Kind != access.KindDunno {
-			break
-		}
+	m := ms[0]
+	r, err := c.opts.ParseResult(m.Value)
+	if err != nil {
+		c.log("access table result", "table", m.Table.Source(), "key", m.Key, "value", m.Value, "err", err)
 	}
 	res.Reason = fmt.Sprintf("%s: %s -> %s", m.Table.Source(), m.Key, m.Value)
 	code, enh, text := r.Reply(replyName, class)
@@ -162,7 +194,8 @@ func (c *accessCheck) Check(ctx context.Context, env *checks.Env) checks.Result 
 	case access.KindHold:
 		res.Status, res.Decision = checks.StatusOK, checks.Quarantine
 	case access.KindDiscard:
-		// Postfix: DISCARD ends the restrictions like OK.
+		// Postfix: DISCARD is OK for the list and ends every later
+		// restriction (the engine's Discard).
 		res.Status, res.Decision = checks.StatusOK, checks.Discard
 	case access.KindRestriction:
 		res.Status = checks.StatusDunno
@@ -177,4 +210,46 @@ func (c *accessCheck) Check(ctx context.Context, env *checks.Env) checks.Result 
 		}
 	}
 	return res
+}
+
+// replyName returns Postfix's reply_name and reply_class for a
+// restriction evaluated in list l (smtpd_check.c: state->namaddr, the
+// HELO name as sent, the sender or recipient in internal form).
+func replyName(ctx context.Context, env *checks.Env, l List) (name, class string) {
+	switch l {
+	case ListClient:
+		return namAddr(rdns.Lookup(ctx, env).Name, env), access.ClassClient
+	case ListHelo:
+		return env.Helo, access.ClassHelo
+	case ListSender:
+		return internalAddr(env.Mail), access.ClassSender
+	}
+	return internalAddr(env.Rcpt), access.ClassRecipient
+}
+
+// namAddr is Postfix's state->namaddr, "name[addr]": an IPv4-mapped IPv6
+// client is shown as IPv4, as Postfix converts it first (smtpd_peer.c),
+// and IPv6 has no "IPv6:" tag.
+func namAddr(name string, env *checks.Env) string {
+	if name == "" {
+		name = "unknown"
+	}
+	addr := "unknown"
+	if env.Addr.IsValid() {
+		addr = env.Addr.Unmap().WithZone("").String()
+	}
+	return name + "[" + addr + "]"
+}
+
+// internalAddr is an envelope address as Postfix shows it in a reply: the
+// internal form, unquoted and without source route (MAIL FROM:<"a b"@x>
+// gives "a b@x", <@a,@b:u@x> gives "u@x"); the null sender is "", shown
+// as "<>". An address that does not parse (Postfix would have refused it
+// with 501 before any milter) is shown as received.
+func internalAddr(raw string) string {
+	a, err := syntax.ParseAddress(raw)
+	if err != nil {
+		return strings.TrimSpace(raw)
+	}
+	return a.String()
 }

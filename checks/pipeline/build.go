@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
+	"github.com/mxguard/mxguard/checks/access"
 	"github.com/mxguard/mxguard/checks/address"
 	"github.com/mxguard/mxguard/checks/helo"
 	"github.com/mxguard/mxguard/checks/rdns"
@@ -88,14 +89,12 @@ func New(spec Spec) (*Engine, error) {
 	var errs []error
 	for l := List(0); l < numLists; l++ {
 		for _, r := range spec.Lists[l] {
-			ru, err := b.rule(r, l)
+			rs, err := b.rules(r, l)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			if ru != nil {
-				e.lists[l] = append(e.lists[l], ru)
-			}
+			e.lists[l] = append(e.lists[l], rs...)
 		}
 	}
 	names := make([]string, 0, len(spec.Classes))
@@ -107,19 +106,26 @@ func New(spec Spec) (*Engine, error) {
 		e.classes[n] = []*rule{}
 		for _, r := range spec.Classes[n] {
 			// A class runs in whatever list refers to it: build it for the
-			// recipient list, where every input exists.
-			ru, err := b.rule(r, ListRecipient)
+			// recipient list, where every input exists. (The generic
+			// restrictions learn the referring list at run time, for their
+			// reply: see listFrom.)
+			rs, err := b.rules(r, ListRecipient)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			if ru != nil {
-				e.classes[n] = append(e.classes[n], ru)
-			}
+			e.classes[n] = append(e.classes[n], rs...)
 		}
 	}
 	e.byName = func(name string, l List) (*rule, error) {
-		return b.rule(Restriction{Name: canonical(name), Key: "access result " + name}, l)
+		rs, err := b.rules(Restriction{Name: canonical(name), Key: "access result " + name}, l)
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) != 1 {
+			return nil, fmt.Errorf("restriction %q in an access result is off or not a single restriction", name)
+		}
+		return rs[0], nil
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -176,13 +182,16 @@ func tempAction(postfix string) string {
 	return postfix
 }
 
-func (b *builder) rule(r Restriction, l List) (*rule, error) {
+// rules builds the rules of one configured restriction in list l: none for
+// an "off" restriction, one per table for an access restriction with
+// several tables (see accessChecks), else one.
+func (b *builder) rules(r Restriction, l List) ([]*rule, error) {
 	c := b.spec.Codes
 	if r.Action == "off" {
 		return nil, nil
 	}
 	if r.Class {
-		return &rule{name: r.Name, key: r.Key, class: r.Name}, nil
+		return []*rule{{name: r.Name, key: r.Key, class: r.Name}}, nil
 	}
 	ru := &rule{name: r.Name, key: r.Key}
 	switch r.Name {
@@ -244,38 +253,83 @@ func (b *builder) rule(r Restriction, l List) (*rule, error) {
 			return checks.Result{Status: checks.StatusOK, Decision: d}
 		}}
 	case "reject", "defer", "defer_if_permit", "defer_if_reject":
-		reply := checks.Reply{Code: 554, Enhanced: "5.7.1", Text: "Access denied"} // reject_code
-		d := checks.Reject
-		switch r.Name {
-		case "defer":
-			reply = checks.Reply{Code: 450, Enhanced: "4.7.1", Text: "Try again later"} // defer_code
-		case "defer_if_permit":
-			reply, d = checks.Reply{Code: 450, Enhanced: "4.7.1", Text: "defer_if_permit requested"}, checks.DeferIfPermit
-		case "defer_if_reject":
-			reply, d = checks.Reply{Code: 450, Enhanced: "4.7.1", Text: "defer_if_reject requested"}, checks.DeferIfReject
-		}
-		ru.check = checks.Func{N: r.Name, S: checks.StageConnect, F: func(context.Context, *checks.Env) checks.Result {
-			return checks.Result{Status: checks.StatusReject, Decision: d, Reply: reply}
-		}}
+		ru.check = newGenericCheck(r.Name, l)
 		ru.policy = b.policy(r, "tempfail")
 	case "access", "client_access", "helo_access", "sender_access", "recipient_access":
 		kind := r.Name
 		if kind == "access" {
 			kind = [numLists]string{"client_access", "helo_access", "sender_access", "recipient_access"}[l]
 		}
-		chk, err := b.accessCheck(kind, r)
+		chks, err := b.accessChecks(kind, r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", r.Key, r.Name, err)
 		}
-		ru.check = chk
-		ru.policy = b.policy(r, "tempfail")
+		rs := make([]*rule, 0, len(chks))
+		for _, chk := range chks {
+			rs = append(rs, &rule{name: r.Name, key: r.Key, check: chk, policy: b.policy(r, "tempfail")})
+		}
+		return rs, nil
 	case "rbl", "rhsbl_client", "rhsbl_reverse_client", "rhsbl_helo", "rhsbl_sender", "rhsbl_recipient", "dnswl", "rhswl":
 		return nil, fmt.Errorf("%s: %s: DNS lists are not implemented in this version; remove it or keep the equivalent in main.cf", r.Key, r.Name)
 	default:
 		return nil, fmt.Errorf("%s: unknown restriction %q", r.Key, r.Name)
 	}
-	if ru.policy.Code == 0 && r.Code != 0 {
-		ru.policy.Code = r.Code
+	return []*rule{ru}, nil
+}
+
+// genericCheck is one of Postfix's generic restrictions reject, defer,
+// defer_if_permit and defer_if_reject (smtpd_check.c generic_checks, 3.7):
+//
+//	reject           reject_code 554, 5.7.1, "<name>: <class> rejected: Access denied"
+//	defer            defer_code 450,  4.3.2, "<name>: <class> rejected: Try again later"
+//	defer_if_permit  450,             4.7.0, "<name>: <class> rejected: defer_if_permit requested"
+//	defer_if_reject  450,             4.7.0, "<name>: <class> rejected: defer_if_reject requested"
+//
+// with the reply name and class of the list being evaluated (replyName):
+// for a restriction class, the list that refers to it.
+type genericCheck struct {
+	name     string
+	list     List // the list it was built for
+	decision checks.Decision
+	reply    access.Result // formatted by access.Result.Reply, Postfix's smtpd_check_reject
+}
+
+var (
+	_ checks.Check      = genericCheck{}
+	_ checks.Prefetcher = genericCheck{}
+)
+
+func newGenericCheck(name string, l List) genericCheck {
+	g := genericCheck{name: name, list: l, decision: checks.Reject,
+		reply: access.Result{Kind: access.KindReject, Code: 554, Enhanced: "5.7.1", Text: "Access denied"}} // reject_code
+	switch name {
+	case "defer":
+		g.reply = access.Result{Kind: access.KindReject, Code: 450, Enhanced: "4.3.2", Text: "Try again later"} // defer_code
+	case "defer_if_permit":
+		g.decision = checks.DeferIfPermit
+		g.reply = access.Result{Kind: access.KindDeferIfPermit, Code: 450, Enhanced: "4.7.0", Text: "defer_if_permit requested"}
+	case "defer_if_reject":
+		g.decision = checks.DeferIfReject
+		g.reply = access.Result{Kind: access.KindDeferIfReject, Code: 450, Enhanced: "4.7.0", Text: "defer_if_reject requested"}
 	}
-	return ru, nil
+	return g
+}
+
+func (g genericCheck) Name() string        { return g.name }
+func (g genericCheck) Stage() checks.Stage { return checks.StageConnect }
+
+// Prefetch starts the client name lookups at connect in the client list:
+// the reply names the client as name[addr].
+func (g genericCheck) Prefetch(env *checks.Env) {
+	if g.list == ListClient {
+		rdns.Prefetch(env)
+	}
+}
+
+// Check replies "<name>: <class> rejected: <text>", cut to 510 bytes with
+// non-printable characters (a HELO argument is sent as is) made spaces.
+func (g genericCheck) Check(ctx context.Context, env *checks.Env) checks.Result {
+	code, enh, text := g.reply.Reply(replyName(ctx, env, listFrom(ctx, g.list)))
+	return checks.Result{Status: checks.StatusReject, Decision: g.decision,
+		Reply: checks.Reply{Code: code, Enhanced: enh, Text: text}}
 }

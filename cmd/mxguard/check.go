@@ -86,7 +86,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(cfg, io.Discard)
-	res, err := newResolver(cfg, logger)
+	res, err := newResolver(cfg, logger, nil)
 	if err != nil {
 		return &exitError{2, err}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -375,4 +376,57 @@ func TestJSONLogFromEnv(t *testing.T) {
 		v["enhanced"] != "4.7.1" || v["client"] != "unknown[192.0.2.12]" {
 		t.Errorf("JSON verdict: %v", v)
 	}
+}
+
+// Prometheus metrics on metrics.listen, scraped after a run.
+func TestMetrics(t *testing.T) {
+	dns := startDNS(t)
+	dir := t.TempDir()
+	port, mport := freePort(t), freePort(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(testConfig, port, dns.Addr(), dir)+fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"}\n", mport))
+	s := startServer(t, cfg, port)
+	sess := s.session(t)
+	defer sess.Close()
+	if got := rcptReply(t, sess, "192.0.2.10", "mail.good.test", "a@nx.test", "b@good.test"); !strings.HasPrefix(got, "550 5.1.8") {
+		t.Fatalf("reject: %q", got)
+	}
+	// The same domain again: answered from the cache.
+	mailRcpt(t, sess, "a@nx.test", "b@good.test")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.waitLog(t, "configuration reloaded")
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	for _, want := range []string{
+		`mxguard_verdicts_total{action="reject",check="unknown_sender_domain"} 2`,
+		`mxguard_check_results_total{action="reject",check="unknown_sender_domain",status="fail"} 2`,
+		`mxguard_check_duration_seconds_count{check="unknown_reverse_client_hostname",status="pass"} 2`,
+		`mxguard_dns_queries_total{qtype="MX",rcode="NXDOMAIN"} 1`,
+		`mxguard_dns_queries_total{qtype="PTR",rcode="NOERROR"} 1`,
+		`mxguard_sessions_active 1`,
+		`mxguard_reloads_total{result="ok"} 1`,
+		`mxguard_reloads_total{result="error"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if !strings.Contains(text, "mxguard_dns_cache_hits_total") || strings.Contains(text, "mxguard_dns_cache_hits_total 0\n") {
+		t.Errorf("no cache hits counted:\n%s", grepMetric(text, "mxguard_dns_cache"))
+	}
+}
+
+func grepMetric(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/config"
+	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/milter"
 )
 
@@ -49,7 +50,14 @@ func cmdServe(args []string, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		logger.Warn("configuration", "problem", w.Error())
 	}
-	res, err := newResolver(cfg, logger)
+	var (
+		srv *milter.Server
+		met *metrics.Metrics
+	)
+	if cfg.Metrics.Listen != "" {
+		met = metrics.New(func() float64 { return float64(srv.Active()) })
+	}
+	res, err := newResolver(cfg, logger, met)
 	if err != nil {
 		return &exitError{2, err}
 	}
@@ -64,7 +72,18 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv := &milter.Server{Engine: cur.Load, Resolver: res, Log: logger}
+	srv = &milter.Server{Engine: cur.Load, Resolver: res, Log: logger}
+	if met != nil {
+		srv.OnVerdict = met.Outcome
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		addr, err := met.Serve(ctx, cfg.Metrics.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		logger.Info("metrics", "listen", addr.String())
+	}
 	logger.Info("mxguard started", "version", versionString(), "listen", cfg.Listen,
 		"config", cfg.File(), "dns", res.Servers())
 
@@ -79,7 +98,10 @@ func cmdServe(args []string, stderr io.Writer) error {
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(*cpath, cfg, &cur, logger)
+				ok := reload(*cpath, cfg, &cur, logger)
+				if met != nil {
+					met.Reload(ok)
+				}
 				continue
 			}
 			logger.Info("shutting down: waiting for open sessions", "signal", sig.String(), "sessions", srv.Active())
@@ -97,7 +119,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 
 // reload re-reads the configuration and tables and swaps the engine; a bad
 // configuration keeps the old one running and says why.
-func reload(path string, old *config.Config, cur *atomic.Pointer[pipeline.Engine], logger *slog.Logger) {
+func reload(path string, old *config.Config, cur *atomic.Pointer[pipeline.Engine], logger *slog.Logger) bool {
 	cfg, err := config.Load(path)
 	if err == nil {
 		var eng *pipeline.Engine
@@ -107,10 +129,11 @@ func reload(path string, old *config.Config, cur *atomic.Pointer[pipeline.Engine
 				logger.Warn("reload: listen and dns settings take effect at the next restart")
 			}
 			logger.Info("configuration reloaded", "config", cfg.File())
-			return
+			return true
 		}
 	}
 	logger.Error("reload failed, keeping the running configuration", "err", err)
+	return false
 }
 
 func equalStrings(a, b []string) bool {

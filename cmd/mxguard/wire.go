@@ -6,6 +6,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/config"
+	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/resolver"
 )
 
@@ -28,7 +29,11 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func newResolver(cfg *config.Config, log *slog.Logger) (*resolver.Client, error) {
+func newResolver(cfg *config.Config, log *slog.Logger, met *metrics.Metrics) (*resolver.Client, error) {
+	var hook resolver.MetricsFunc
+	if met != nil {
+		hook = met.DNS
+	}
 	size := cfg.DNS.CacheSize
 	if size == 0 {
 		size = -1 // config: 0 disables the cache; resolver: -1 does
@@ -39,6 +44,7 @@ func newResolver(cfg *config.Config, log *slog.Logger) (*resolver.Client, error)
 		Attempts:  cfg.DNS.Attempts,
 		CacheSize: size,
 		Logger:    log,
+		Metrics:   hook,
 	})
 }
 
