@@ -3,11 +3,12 @@
 // The configuration is YAML read with viper (DESIGN.md §3). Every scalar key
 // and every list can be overridden by an environment variable named
 // MXGUARD_ plus the key path in upper case with "." replaced by "_"
-// (MXGUARD_LISTEN, MXGUARD_DNS_TIMEOUT=2s, MXGUARD_DNS_SERVERS="127.0.0.2:53
-// 127.0.0.3:53"); list values from the environment are split on spaces and
-// commas, and a restriction list from the environment is read the way Postfix
-// reads main.cf (MXGUARD_CLIENT="reject_unknown_client_hostname,
-// check_client_access hash:/etc/postfix/client_access").
+// (MXGUARD_LISTEN, MXGUARD_DNS_TIMEOUT=2s, MXGUARD_AUTH_SPF_FAIL=tempfail,
+// MXGUARD_DNS_SERVERS="127.0.0.2:53 127.0.0.3:53"); list values from the
+// environment are split on spaces and commas, and a restriction list from
+// the environment is read the way Postfix reads main.cf
+// (MXGUARD_CLIENT="reject_unknown_client_hostname, check_client_access
+// hash:/etc/postfix/client_access").
 //
 // Load is strict: unknown keys are errors, and Validate reports every problem
 // at once, each with the file (or environment variable), the key path and,
@@ -95,6 +96,9 @@ type Config struct {
 	// Codes are Postfix's reply-code parameters, with Postfix's names and
 	// defaults, so that values from main.cf carry over.
 	Codes Codes `mapstructure:"codes" yaml:"codes"`
+	// Auth configures the end-of-data authentication: SPF, DKIM, DMARC
+	// and the Authentication-Results header.
+	Auth Auth `mapstructure:"auth" yaml:"auth"`
 
 	// Client are the connect-stage restrictions, like
 	// smtpd_client_restrictions (empty).
@@ -194,6 +198,159 @@ type Codes struct {
 	UnknownAddressTempfailAction string `mapstructure:"unknown_address_tempfail_action" yaml:"unknown_address_tempfail_action"`
 }
 
+// Auth configures the end-of-data authentication (DESIGN.md §1): the SPF
+// result started at MAIL FROM, DKIM verified while the body streams, and
+// DMARC evaluated at end of data, all reported in one
+// Authentication-Results header (RFC 8601).
+//
+// The action words of SPF and DMARC are DESIGN.md §2's: reject, tempfail,
+// quarantine, tag, warn, accept and off. A temperror is never answered
+// with reject: temporary DNS trouble never gives a 5xx.
+type Auth struct {
+	// AuthservID is the authserv-id of the Authentication-Results header
+	// mxguard adds (RFC 8601 §2.5). Empty (the default) means Hostname;
+	// Load stores the effective id, in lower case.
+	AuthservID string `mapstructure:"authserv_id" yaml:"authserv_id"`
+	// AuthservAliases are further authserv-ids that are ours, for example
+	// a previous host name: incoming Authentication-Results headers
+	// claiming AuthservID or any of these are forged, and removed (RFC 8601
+	// §5). Empty by default. Load stores them in lower case.
+	AuthservAliases []string `mapstructure:"authserv_aliases" yaml:"authserv_aliases"`
+	// SPF maps the SPF results of the MAIL FROM identity to actions.
+	SPF SPF `mapstructure:"spf" yaml:"spf"`
+	// DKIM limits DKIM verification.
+	DKIM DKIM `mapstructure:"dkim" yaml:"dkim"`
+	// DMARC chooses the DMARC rules and maps DMARC outcomes to actions.
+	DMARC DMARC `mapstructure:"dmarc" yaml:"dmarc"`
+}
+
+// SPF maps the SPF results (RFC 7208 §2.6) of the MAIL FROM identity to
+// actions. A pass is always accepted.
+type SPF struct {
+	// Fail is the action for fail (reject).
+	Fail string `mapstructure:"fail" yaml:"fail"`
+	// Softfail is the action for softfail (tag).
+	Softfail string `mapstructure:"softfail" yaml:"softfail"`
+	// Neutral is the action for neutral (accept).
+	Neutral string `mapstructure:"neutral" yaml:"neutral"`
+	// None is the action when the domain publishes no SPF record, or
+	// there is no domain to check (accept).
+	None string `mapstructure:"none" yaml:"none"`
+	// Temperror is the action for a temporary DNS failure (tempfail);
+	// never reject.
+	Temperror string `mapstructure:"temperror" yaml:"temperror"`
+	// Permerror is the action for a broken SPF record (accept).
+	Permerror string `mapstructure:"permerror" yaml:"permerror"`
+	// RejectAt is where an SPF rejection is answered (eom): eom, at end
+	// of data, where an aligned DKIM pass or a DMARC pass can still save
+	// forwarded mail, or rcpt, at the first RCPT TO without receiving the
+	// message, as policyd-spf does.
+	RejectAt string `mapstructure:"reject_at" yaml:"reject_at"`
+}
+
+// Action returns the configured action for an SPF result ("fail",
+// "softfail", ...), or "accept" for pass and for words it does not know.
+func (s SPF) Action(result string) string {
+	switch strings.ToLower(result) {
+	case "fail":
+		return s.Fail
+	case "softfail":
+		return s.Softfail
+	case "neutral":
+		return s.Neutral
+	case "none":
+		return s.None
+	case "temperror":
+		return s.Temperror
+	case "permerror":
+		return s.Permerror
+	}
+	return "accept"
+}
+
+// DKIM limits DKIM verification (RFC 6376). Signatures are reported in
+// Authentication-Results; DKIM by itself has no action: DMARC decides.
+type DKIM struct {
+	// MaxSignatures is how many DKIM-Signature headers are verified per
+	// message, from the top (5; 1 to 50). Further signatures are
+	// reported as neutral ("too many signatures") without a DNS lookup.
+	MaxSignatures int `mapstructure:"max_signatures" yaml:"max_signatures"`
+	// MinRSABits is the smallest RSA key accepted (1024, RFC 8301 §3.2;
+	// 1024 to 8192): a smaller key makes the signature fail (permerror).
+	MinRSABits int `mapstructure:"min_rsa_bits" yaml:"min_rsa_bits"`
+	// MaxBuffer is the most bytes of the header block kept in memory for
+	// verification (1048576, 1 MiB; 65536 to 67108864); the body is
+	// streamed, never buffered. The signatures of a message with a larger
+	// header block are not verified; dmarc/ documents how that is
+	// reported.
+	MaxBuffer int `mapstructure:"max_buffer" yaml:"max_buffer"`
+}
+
+// DMARC chooses the DMARC rules and maps the outcome of the domain's
+// policy to actions, like OpenDMARC's RejectFailures and friends.
+type DMARC struct {
+	// Mode is the specification followed (rfc9989): rfc9989 (DMARCbis:
+	// the organizational domain by DNS tree walk, the psd= and t= tags)
+	// or rfc7489 (the original DMARC: the public suffix list, pct=).
+	Mode string `mapstructure:"mode" yaml:"mode"`
+	// Reject is the action when the domain's policy disposition is
+	// reject (reject).
+	Reject string `mapstructure:"reject" yaml:"reject"`
+	// Quarantine is the action when the disposition is quarantine
+	// (quarantine: Postfix holds the message in its hold queue; tag adds
+	// a header only).
+	Quarantine string `mapstructure:"quarantine" yaml:"quarantine"`
+	// None is the action when DMARC fails but the policy is none
+	// (accept).
+	None string `mapstructure:"none" yaml:"none"`
+	// Temperror is the action when the policy cannot be looked up for a
+	// temporary DNS failure (tempfail); never reject.
+	Temperror string `mapstructure:"temperror" yaml:"temperror"`
+	// Permerror is the action for a broken DMARC record (accept).
+	Permerror string `mapstructure:"permerror" yaml:"permerror"`
+	// RejectMultipleFrom rejects messages without exactly one author
+	// address in From: (RFC 5322 §3.6; OpenDMARC's RejectMultiValueFrom),
+	// since DMARC cannot tell whose policy applies (true).
+	RejectMultipleFrom bool `mapstructure:"reject_multiple_from" yaml:"reject_multiple_from"`
+	// OverrideDomains are domains whose mail is never refused for DMARC:
+	// when the envelope sender's domain or the client's verified host name
+	// is one of them, or a subdomain, the result is still reported but
+	// the action is accept (RFC 7489 §6.7's local policy override, e.g.
+	// known forwarders and mailing lists). Empty by default. Load stores
+	// them in lower case, without a trailing dot.
+	OverrideDomains []string `mapstructure:"override_domains" yaml:"override_domains"`
+	// OverrideNetworks are client networks, CIDR prefixes or bare
+	// addresses, whose mail is never refused for DMARC, as
+	// OverrideDomains. Empty by default. Load stores them as prefixes;
+	// see OverridePrefixes.
+	OverrideNetworks []string `mapstructure:"override_networks" yaml:"override_networks"`
+}
+
+// Action returns the configured action for a DMARC disposition or error
+// ("reject", "quarantine", "none", "temperror", "permerror"), or "accept"
+// for pass and for words it does not know.
+func (d DMARC) Action(outcome string) string {
+	switch strings.ToLower(outcome) {
+	case "reject":
+		return d.Reject
+	case "quarantine":
+		return d.Quarantine
+	case "none":
+		return d.None
+	case "temperror":
+		return d.Temperror
+	case "permerror":
+		return d.Permerror
+	}
+	return "accept"
+}
+
+// OverridePrefixes returns OverrideNetworks as prefixes, skipping entries
+// that do not parse (there are none in a Config returned by Load).
+func (d DMARC) OverridePrefixes() []netip.Prefix {
+	return prefixes(d.OverrideNetworks)
+}
+
 // Load reads the configuration file at path, or the embedded default when
 // path is "", applies the MXGUARD_* environment variables and the defaults,
 // and validates the result.
@@ -253,8 +410,12 @@ func (c *Config) YAML() ([]byte, error) {
 // TrustedPrefixes returns TrustedNetworks as prefixes, skipping entries
 // that do not parse (there are none in a Config returned by Load).
 func (c *Config) TrustedPrefixes() []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(c.TrustedNetworks))
-	for _, s := range c.TrustedNetworks {
+	return prefixes(c.TrustedNetworks)
+}
+
+func prefixes(networks []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(networks))
+	for _, s := range networks {
 		if p, _, _ := parseNetwork(s); p.IsValid() {
 			out = append(out, p)
 		}
@@ -313,13 +474,41 @@ func (c *Config) normalize() {
 			c.DNS.Servers[i] = ap.String()
 		}
 	}
-	for i, s := range c.TrustedNetworks {
-		if p, _, _ := parseNetwork(s); p.IsValid() {
-			c.TrustedNetworks[i] = p.String()
-		}
-	}
+	normalizeNetworks(c.TrustedNetworks)
 	c.Log.Format = strings.ToLower(c.Log.Format)
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Codes.UnknownHeloHostnameTempfailAction = strings.ToLower(c.Codes.UnknownHeloHostnameTempfailAction)
 	c.Codes.UnknownAddressTempfailAction = strings.ToLower(c.Codes.UnknownAddressTempfailAction)
+
+	a := &c.Auth
+	a.AuthservID = strings.ToLower(strings.TrimSuffix(a.AuthservID, "."))
+	if a.AuthservID == "" {
+		a.AuthservID = c.Hostname
+	}
+	normalizeNames(a.AuthservAliases)
+	for _, p := range []*string{&a.SPF.Fail, &a.SPF.Softfail, &a.SPF.Neutral, &a.SPF.None,
+		&a.SPF.Temperror, &a.SPF.Permerror, &a.SPF.RejectAt,
+		&a.DMARC.Mode, &a.DMARC.Reject, &a.DMARC.Quarantine, &a.DMARC.None,
+		&a.DMARC.Temperror, &a.DMARC.Permerror} {
+		*p = strings.ToLower(*p)
+	}
+	normalizeNames(a.DMARC.OverrideDomains)
+	normalizeNetworks(a.DMARC.OverrideNetworks)
+}
+
+// normalizeNames puts host names in lower case, without a trailing dot.
+func normalizeNames(names []string) {
+	for i, n := range names {
+		names[i] = strings.ToLower(strings.TrimSuffix(n, "."))
+	}
+}
+
+// normalizeNetworks writes networks as prefixes (192.0.2.1 as
+// 192.0.2.1/32).
+func normalizeNetworks(networks []string) {
+	for i, s := range networks {
+		if p, _, _ := parseNetwork(s); p.IsValid() {
+			networks[i] = p.String()
+		}
+	}
 }

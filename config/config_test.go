@@ -105,6 +105,9 @@ func TestDefaultLoads(t *testing.T) {
 	if !bytes.Equal(y1, y2) {
 		t.Errorf("Load(\"\") differs from Default():\n%s\n---\n%s", y1, y2)
 	}
+	if !reflect.DeepEqual(c.Auth, defaultAuth()) {
+		t.Errorf("default auth:\n got %+v\nwant %+v", c.Auth, defaultAuth())
+	}
 	if !bytes.Equal(DefaultYAML(), defaultYAML) {
 		t.Error("DefaultYAML differs from the embedded file")
 	}
@@ -163,12 +166,28 @@ func TestEmptyFile(t *testing.T) {
 				UnknownHeloHostnameTempfailAction: "defer_if_permit",
 				UnknownAddressTempfailAction:      "defer_if_permit",
 			},
+			Auth:   defaultAuth(),
 			Client: []Restriction{}, Helo: []Restriction{}, Sender: []Restriction{}, Recipient: []Restriction{},
 		}
 		c.file, c.sources = "", nil
 		if !reflect.DeepEqual(c, want) {
 			t.Errorf("%q:\n got %+v\nwant %+v", text, c, want)
 		}
+	}
+}
+
+// defaultAuth is the auth section a configuration without one gets, with
+// the test's hostname.
+func defaultAuth() Auth {
+	return Auth{
+		AuthservID:      "mx.example.net",
+		AuthservAliases: []string{},
+		SPF: SPF{Fail: "reject", Softfail: "tag", Neutral: "accept", None: "accept",
+			Temperror: "tempfail", Permerror: "accept", RejectAt: "eom"},
+		DKIM: DKIM{MaxSignatures: 5, MinRSABits: 1024, MaxBuffer: 1 << 20},
+		DMARC: DMARC{Mode: "rfc9989", Reject: "reject", Quarantine: "quarantine", None: "accept",
+			Temperror: "tempfail", Permerror: "accept", RejectMultipleFrom: true,
+			OverrideDomains: []string{}, OverrideNetworks: []string{}},
 	}
 }
 
@@ -419,8 +438,20 @@ func TestKeys(t *testing.T) {
 			`unknown key "smtpd_helo_restrictions" (did you mean "helo"?); smtpd_helo_restrictions is Postfix's name`,
 			`unknown key "mynetworks" (did you mean "trusted_networks"?)`}},
 		{name: "planned key", input: "greylist: {delay: 300s}\nauth: {spf: {fail: reject}}", wantErrs: []string{
-			`unknown key "auth"; auth is planned but not implemented in this version`,
-			`unknown key "greylist"; greylist is planned`}},
+			`unknown key "greylist"; greylist is planned but not implemented in this version`}},
+		{name: "planned key, empty", input: "greylist: {}", wantErrs: []string{`unknown key "greylist"; greylist is planned`}},
+		{name: "unknown key, empty mapping", input: "frobnicate: {}\ndns: {servrs: {}}", wantErrs: []string{
+			`test.yml: unknown key "frobnicate"`,
+			`test.yml: unknown key "dns.servrs" (did you mean "dns.servers"?)`}},
+		{name: "unknown key, mappings without values", input: "frobnicate: {a: {b: ~}}", wantErrs: []string{`test.yml: unknown key "frobnicate"`}},
+		{name: "unknown key, empty value", input: "frobnicate:\ndns: {servrs: }", wantErrs: []string{
+			`test.yml: unknown key "frobnicate"`,
+			`test.yml: unknown key "dns.servrs" (did you mean "dns.servers"?)`}},
+		{name: "empty sections are the defaults", input: "dns:\nlog: {}\nclasses:\n", check: func(t *testing.T, c *Config) {
+			if c.DNS.Timeout != 5*time.Second || c.Log.Level != "info" || len(c.Classes) != 0 {
+				t.Errorf("got %+v %+v %v", c.DNS, c.Log, c.Classes)
+			}
+		}},
 		{name: "unknown key with no suggestion", input: "frobnicate: 1", wantErrs: []string{`test.yml: unknown key "frobnicate"`}},
 	}
 	for _, tc := range tests {
@@ -634,6 +665,13 @@ client:
   - fcrdns:
       text: "yes"
 recipient: [permit]
+`,
+		`auth:
+  authserv_id: Auth.Example.
+  authserv_aliases: [old.example]
+  spf: {fail: TEMPFAIL, softfail: off, reject_at: rcpt}
+  dkim: {max_signatures: "7", max_buffer: 65536}
+  dmarc: {mode: rfc7489, quarantine: tag, reject_multiple_from: no, override_domains: [Lists.Example.], override_networks: ["[::1]", 192.0.2.0/24]}
 `,
 	} {
 		c, err := load(t, input)

@@ -17,6 +17,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("listen: unix:/run/m.sock\nclient: [warn_if_reject, fcrdns]\n"))
 	f.Add([]byte("dns: {timeout: 5}\n"))
 	f.Add([]byte("classes: {a: [b], b: [a]}\nclient: [a]\n"))
+	f.Add([]byte("auth: {spf: {fail: tag, temperror: reject}, dkim: {max_signatures: 51}, dmarc: {override_networks: [192.0.2.7], mode: rfc7489}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse("fuzz.yml", data, false)
 		if err != nil {

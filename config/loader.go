@@ -95,9 +95,13 @@ func parse(name string, data []byte, useEnv bool) (*Config, error) {
 		got := v.Get(k.key)
 		if got == nil {
 			// Only when an environment variable named after a section
-			// (MXGUARD_DNS) shadows the key: viper then finds nothing.
-			v.Set(k.key, k.def)
-			continue
+			// (MXGUARD_DNS, MXGUARD_AUTH_SPF) shadows the key: viper then
+			// finds nothing, not even the file's value.
+			var ok bool
+			if got, ok = lookupRaw(raw, k.key); !ok {
+				v.Set(k.key, k.def)
+				continue
+			}
 		}
 		val, msg, hint := coerce(k.kind, got)
 		if msg != "" {
@@ -235,28 +239,23 @@ func (l *loader) yamlError(err error) {
 	}
 }
 
-// recordLines notes where the keys, sections and list items are, so
-// that problems can be reported in the order of the file.
+// recordLines notes where the keys, sections and list items are, at
+// every depth, so that problems can be reported in the order of the file.
 func (l *loader) recordLines(root *yaml.Node) {
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key := strings.ToLower(root.Content[i].Value)
-		l.lines[key] = root.Content[i].Line
-		val := root.Content[i+1]
-		switch {
+	l.recordSection("", root)
+}
+
+func (l *loader) recordSection(section string, m *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key := joinKey(section, strings.ToLower(m.Content[i].Value))
+		l.lines[key] = m.Content[i].Line
+		switch val := m.Content[i+1]; {
 		case val.Kind == yaml.SequenceNode:
 			for j, item := range val.Content {
 				l.lines[fmt.Sprintf("%s[%d]", key, j)] = item.Line
 			}
 		case val.Kind == yaml.MappingNode && sections[key]:
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				sub := key + "." + strings.ToLower(val.Content[j].Value)
-				l.lines[sub] = val.Content[j].Line
-				if key == "classes" && val.Content[j+1].Kind == yaml.SequenceNode {
-					for k, item := range val.Content[j+1].Content {
-						l.lines[fmt.Sprintf("%s[%d]", sub, k)] = item.Line
-					}
-				}
-			}
+			l.recordSection(key, val)
 		}
 	}
 }
@@ -297,9 +296,15 @@ func (l *loader) inFileOrder(ps []Problem) []Problem {
 // would read socket_mode: 0660 as the number 432, timeout: 5 as 5
 // (nanoseconds, once decoded), and text: 1e3 as 1000.
 func markStrings(root *yaml.Node) {
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key := strings.ToLower(root.Content[i].Value)
-		val := root.Content[i+1]
+	markSection("", root)
+}
+
+// markSection is markStrings for the mapping m at the key path section
+// ("" for the top level).
+func markSection(section string, m *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key := joinKey(section, strings.ToLower(m.Content[i].Value))
+		val := m.Content[i+1]
 		switch {
 		case key == "classes":
 			if val.Kind == yaml.MappingNode {
@@ -308,11 +313,8 @@ func markStrings(root *yaml.Node) {
 				}
 			}
 		case sections[key]:
-			if val.Kind != yaml.MappingNode {
-				continue
-			}
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				markKey(key+"."+strings.ToLower(val.Content[j].Value), val.Content[j+1])
+			if val.Kind == yaml.MappingNode {
+				markSection(key, val)
 			}
 		default:
 			markKey(key, val)
@@ -363,71 +365,135 @@ func markAll(n *yaml.Node) {
 
 // checkShape reports and removes values whose shape viper would merge
 // silently or wrongly: a scalar where a section belongs, a mapping where a
-// value belongs, class names that viper would split at a dot.
+// value belongs, class names that viper would split at a dot. Empty values
+// are removed: they mean the default.
 func (l *loader) checkShape(raw map[string]any) {
-	for _, key := range sortedKeys(raw) {
-		val := raw[key]
-		lk := strings.ToLower(key)
+	l.checkSection("", raw)
+}
+
+// checkSection is checkShape for the mapping m at the key path section
+// ("" for the top level).
+func (l *loader) checkSection(section string, m map[string]any) {
+	for _, key := range sortedKeys(m) {
+		val := m[key]
+		full := joinKey(section, strings.ToLower(key))
+		_, known := schemaKey(full)
 		if val == nil {
-			delete(raw, key) // an empty value is the default
+			if !known && !sections[full] {
+				// viper drops it: mapstructure would never see it.
+				l.add(full, fmt.Sprintf("unknown key %q", full), suggestKey(full))
+			}
+			delete(m, key) // an empty value is the default
 			continue
 		}
 		switch {
-		case lk == "classes":
-			m := mapOf(val)
-			if m == nil {
-				l.add("classes", "must be a mapping of class names to restriction lists, not "+describe(val),
-					"write classes: {strict: [unknown_client_hostname]}")
-				delete(raw, key)
+		case full == "classes":
+			if cm := l.checkClasses(val); cm != nil {
+				m[key] = cm
+			} else {
+				delete(m, key)
+			}
+		case sections[full]:
+			sub := mapOf(val)
+			if sub == nil {
+				l.add(full, "must be a mapping of keys, not "+describe(val), sectionHint(full))
+				delete(m, key)
 				continue
 			}
-			for _, name := range sortedKeys(m) {
-				ck := "classes." + strings.ToLower(name)
-				switch cv := m[name].(type) {
-				case nil:
-					m[name] = []any{} // an empty class; viper would drop a nil
-				case []any, string:
-				default:
-					l.add(ck, "must be a restriction list, not "+describe(cv), "")
-					delete(m, name)
-					continue
-				}
-				if !classNameRE.MatchString(strings.ToLower(name)) {
-					l.add(ck, fmt.Sprintf("%q is not a valid class name", name),
-						"use lower-case letters, digits, _ and -, starting with a letter or digit")
-					delete(m, name)
-				}
-			}
-			raw[key] = m
-		case sections[lk]:
-			m := mapOf(val)
-			if m == nil {
-				l.add(lk, "must be a mapping of keys, not "+describe(val), sectionHint(lk))
-				delete(raw, key)
-				continue
-			}
-			for _, sub := range sortedKeys(m) {
-				full := lk + "." + strings.ToLower(sub)
-				if _, known := schemaKey(full); known && isMap(m[sub]) {
-					l.add(full, "must be a single value or a list, not a mapping", "")
-					delete(m, sub)
-				}
-			}
-			raw[key] = m
+			l.checkSection(full, sub)
+			m[key] = sub
 		default:
-			if _, known := schemaKey(lk); known && isMap(val) {
-				l.add(lk, "must be a single value or a list, not a mapping", "")
-				delete(raw, key)
+			switch {
+			case known && isMap(val):
+				l.add(full, "must be a single value or a list, not a mapping", "")
+				delete(m, key)
+			case !known && isMap(val) && !hasValue(val):
+				// viper drops a mapping without values, so mapstructure
+				// would never see the unknown key.
+				l.add(full, fmt.Sprintf("unknown key %q", full), suggestKey(full))
+				delete(m, key)
 			}
 		}
 	}
 }
 
+// lookupRaw finds the value of the key path key in the file's mapping,
+// ignoring the case of the keys as viper does.
+func lookupRaw(raw map[string]any, key string) (any, bool) {
+	var cur any = raw
+	for part := range strings.SplitSeq(key, ".") {
+		m := mapOf(cur)
+		if m == nil {
+			return nil, false
+		}
+		found := false
+		for k, val := range m {
+			if strings.EqualFold(k, part) {
+				cur, found = val, true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}
+
+// hasValue says whether v, a mapping, holds a value other than mappings
+// and empty values at some depth: viper keeps only those.
+func hasValue(v any) bool {
+	for _, x := range mapOf(v) {
+		if x != nil && (!isMap(x) || hasValue(x)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClasses checks the shape of classes:, returning the classes that
+// can be kept, or nil when classes: is not a mapping.
+func (l *loader) checkClasses(val any) map[string]any {
+	m := mapOf(val)
+	if m == nil {
+		l.add("classes", "must be a mapping of class names to restriction lists, not "+describe(val),
+			"write classes: {strict: [unknown_client_hostname]}")
+		return nil
+	}
+	for _, name := range sortedKeys(m) {
+		ck := "classes." + strings.ToLower(name)
+		switch cv := m[name].(type) {
+		case nil:
+			m[name] = []any{} // an empty class; viper would drop a nil
+		case []any, string:
+		default:
+			l.add(ck, "must be a restriction list, not "+describe(cv), "")
+			delete(m, name)
+			continue
+		}
+		if !classNameRE.MatchString(strings.ToLower(name)) {
+			l.add(ck, fmt.Sprintf("%q is not a valid class name", name),
+				"use lower-case letters, digits, _ and -, starting with a letter or digit")
+			delete(m, name)
+		}
+	}
+	return m
+}
+
+// sectionHint lists the keys directly inside section, subsections
+// included: "its keys are authserv_id, authserv_aliases, spf, dkim, dmarc".
 func sectionHint(section string) string {
 	var keys []string
+	seen := map[string]bool{}
 	for _, k := range schema {
-		if strings.HasPrefix(k.key, section+".") {
-			keys = append(keys, strings.TrimPrefix(k.key, section+"."))
+		rest, ok := strings.CutPrefix(k.key, section+".")
+		if !ok {
+			continue
+		}
+		child, _, _ := strings.Cut(rest, ".")
+		if !seen[child] {
+			seen[child] = true
+			keys = append(keys, child)
 		}
 	}
 	if len(keys) == 0 {

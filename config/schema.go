@@ -62,17 +62,58 @@ var schema = []keyDef{
 	{"codes.maps_rbl_reject_code", kindInt, 554},
 	{"codes.unknown_helo_hostname_tempfail_action", kindString, "defer_if_permit"},
 	{"codes.unknown_address_tempfail_action", kindString, "defer_if_permit"},
+	{"auth.authserv_id", kindString, ""},
+	{"auth.authserv_aliases", kindStrings, []string{}},
+	{"auth.spf.fail", kindString, "reject"},
+	{"auth.spf.softfail", kindString, "tag"},
+	{"auth.spf.neutral", kindString, "accept"},
+	{"auth.spf.none", kindString, "accept"},
+	{"auth.spf.temperror", kindString, "tempfail"},
+	{"auth.spf.permerror", kindString, "accept"},
+	{"auth.spf.reject_at", kindString, "eom"},
+	{"auth.dkim.max_signatures", kindInt, 5},
+	{"auth.dkim.min_rsa_bits", kindInt, 1024},
+	{"auth.dkim.max_buffer", kindInt, 1 << 20},
+	{"auth.dmarc.mode", kindString, "rfc9989"},
+	{"auth.dmarc.reject", kindString, "reject"},
+	{"auth.dmarc.quarantine", kindString, "quarantine"},
+	{"auth.dmarc.none", kindString, "accept"},
+	{"auth.dmarc.temperror", kindString, "tempfail"},
+	{"auth.dmarc.permerror", kindString, "accept"},
+	{"auth.dmarc.reject_multiple_from", kindBool, true},
+	{"auth.dmarc.override_domains", kindStrings, []string{}},
+	{"auth.dmarc.override_networks", kindStrings, []string{}},
 	{"client", kindRestrictions, []any{}},
 	{"helo", kindRestrictions, []any{}},
 	{"sender", kindRestrictions, []any{}},
 	{"recipient", kindRestrictions, []any{}},
 }
 
-// sections are the keys whose value is a mapping of further keys.
-var sections = map[string]bool{"dns": true, "log": true, "metrics": true, "timeouts": true, "codes": true, "classes": true}
+// sections are the key paths whose value is a mapping of further keys:
+// every proper prefix of a schema key ("dns", "auth", "auth.spf"), and
+// classes, whose keys are the class names.
+var sections = func() map[string]bool {
+	s := map[string]bool{"classes": true}
+	for _, k := range schema {
+		for i, ch := range k.key {
+			if ch == '.' {
+				s[k.key[:i]] = true
+			}
+		}
+	}
+	return s
+}()
 
 // restrictionLists are the stage lists, in stage order.
 var restrictionLists = []string{"client", "helo", "sender", "recipient"}
+
+// joinKey appends a key to a section path ("" is the top level).
+func joinKey(section, key string) string {
+	if section == "" {
+		return key
+	}
+	return section + "." + key
+}
 
 func schemaKey(key string) (keyDef, bool) {
 	for _, k := range schema {

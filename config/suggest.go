@@ -88,7 +88,7 @@ var postfixParams = map[string]string{
 }
 
 // plannedKeys are keys that DESIGN.md reserves for later versions.
-var plannedKeys = map[string]bool{"greylist": true, "auth": true}
+var plannedKeys = map[string]bool{"greylist": true}
 
 // allKeys are the keys a configuration may have, sections included.
 func allKeys() []string {
@@ -118,7 +118,14 @@ func suggestKey(key string) string {
 	if k, ok := postfixParams[last]; ok {
 		return fmt.Sprintf("did you mean %q? %s is Postfix's name", k, last)
 	}
-	keys := allKeys()
+	// The sections the key is in are no suggestion: "auth.dkim.fail"
+	// starts with "auth.dkim", but the answer is "auth.spf.fail".
+	var keys []string
+	for _, k := range allKeys() {
+		if !strings.HasPrefix(key, k+".") {
+			keys = append(keys, k)
+		}
+	}
 	if k, ok := nearest(key, keys); ok {
 		return fmt.Sprintf("did you mean %q?", k)
 	}

@@ -137,6 +137,7 @@ func (c *Config) Validate() []Problem {
 	v.logging()
 	v.timeouts()
 	v.codes()
+	v.auth()
 	v.restrictions()
 	return v.problems
 }
@@ -150,7 +151,7 @@ func (v *validator) server() {
 		v.add("socket_mode", fmt.Sprintf("%q is not an octal file mode", c.SocketMode), `write it quoted, e.g. "0660"`)
 	}
 	if c.Hostname != "" {
-		if _, err := netip.ParseAddr(strings.Trim(c.Hostname, "[]")); err == nil {
+		if isAddress(c.Hostname) {
 			v.add("hostname", fmt.Sprintf("%q is an address, not a name", c.Hostname), "write the name of this MX host, e.g. mx.example.net")
 		} else if !validHostname(c.Hostname) {
 			v.add("hostname", fmt.Sprintf("%q is not a valid host name", c.Hostname), "write the name of this MX host, e.g. mx.example.net")
@@ -287,6 +288,110 @@ func (v *validator) codes() {
 // actions are the values of a restriction's action and temperror options
 // (DESIGN.md §2).
 var actions = []string{"reject", "tempfail", "defer_if_permit", "quarantine", "tag", "warn", "accept", "off"}
+
+// authActions are the values of the SPF and DMARC action keys
+// (DESIGN.md §2). defer_if_permit, a restriction's action, has no meaning
+// at end of data: there is no later stage to permit.
+var authActions = []string{"reject", "tempfail", "quarantine", "tag", "warn", "accept", "off"}
+
+func (v *validator) auth() {
+	a := v.c.Auth
+	if a.AuthservID != "" {
+		v.authservID("auth.authserv_id", a.AuthservID)
+	}
+	for i, n := range a.AuthservAliases {
+		v.authservID(fmt.Sprintf("auth.authserv_aliases[%d]", i), n)
+	}
+
+	for _, x := range []struct{ key, val string }{
+		{"fail", a.SPF.Fail},
+		{"softfail", a.SPF.Softfail},
+		{"neutral", a.SPF.Neutral},
+		{"none", a.SPF.None},
+		{"temperror", a.SPF.Temperror},
+		{"permerror", a.SPF.Permerror},
+	} {
+		v.authAction("auth.spf."+x.key, x.val, x.key == "temperror")
+	}
+	v.oneOf("auth.spf.reject_at", a.SPF.RejectAt, []string{"eom", "rcpt"})
+
+	d := a.DKIM
+	v.inRange("auth.dkim.max_signatures", d.MaxSignatures, 1, 50, "")
+	hint := ""
+	if d.MinRSABits < 1024 {
+		hint = "RFC 8301 §3.2: verifiers must not accept keys under 1024 bits"
+	}
+	v.inRange("auth.dkim.min_rsa_bits", d.MinRSABits, 1024, 8192, hint)
+	v.inRange("auth.dkim.max_buffer", d.MaxBuffer, 64<<10, 64<<20,
+		"it is a number of bytes, e.g. 1048576 for 1 MiB")
+
+	m := a.DMARC
+	v.oneOf("auth.dmarc.mode", m.Mode, []string{"rfc9989", "rfc7489"})
+	for _, x := range []struct{ key, val string }{
+		{"reject", m.Reject},
+		{"quarantine", m.Quarantine},
+		{"none", m.None},
+		{"temperror", m.Temperror},
+		{"permerror", m.Permerror},
+	} {
+		v.authAction("auth.dmarc."+x.key, x.val, x.key == "temperror")
+	}
+	for i, n := range m.OverrideDomains {
+		key := fmt.Sprintf("auth.dmarc.override_domains[%d]", i)
+		switch {
+		case strings.HasPrefix(n, "."):
+			v.add(key, fmt.Sprintf("%q starts with a dot", n),
+				fmt.Sprintf("write %s: its subdomains are always included", strings.TrimLeft(n, ".")))
+		case isAddress(n):
+			v.add(key, fmt.Sprintf("%q is an address, not a domain", n), "put addresses in auth.dmarc.override_networks")
+		case !validHostname(n):
+			v.add(key, fmt.Sprintf("%q is not a valid domain name", n), "write e.g. lists.example.org")
+		}
+	}
+	for i, s := range m.OverrideNetworks {
+		if _, msg, hint := parseNetwork(s); msg != "" {
+			v.add(fmt.Sprintf("auth.dmarc.override_networks[%d]", i), msg, hint)
+		}
+	}
+}
+
+// authservID checks an authserv-id: a host name (RFC 8601 §2.5 allows
+// any token, but a name is what others recognise).
+func (v *validator) authservID(key, id string) {
+	switch {
+	case isAddress(id):
+		v.add(key, fmt.Sprintf("%q is an address, not a name", id), "write the name of this MX host, e.g. mx.example.net")
+	case !validHostname(id):
+		v.add(key, fmt.Sprintf("%q is not a valid host name", id), "write the name of this MX host, e.g. mx.example.net")
+	}
+}
+
+// authAction checks an SPF or DMARC action; temp marks a temperror key,
+// which must not reject.
+func (v *validator) authAction(key, val string, temp bool) {
+	if strings.EqualFold(val, "defer_if_permit") {
+		v.add(key, fmt.Sprintf("%q is not one of %s", val, strings.Join(authActions, ", ")),
+			"defer_if_permit is a restriction's action; at end of data write tempfail")
+		return
+	}
+	if v.oneOf(key, val, authActions) && temp && strings.EqualFold(val, "reject") {
+		v.add(key, "a temporary DNS failure must not be answered with a permanent rejection",
+			"write tempfail, warn or accept")
+	}
+}
+
+// inRange checks that n is in [lo, hi].
+func (v *validator) inRange(key string, n, lo, hi int, hint string) {
+	if n < lo || n > hi {
+		v.add(key, fmt.Sprintf("%d is not from %d to %d", n, lo, hi), hint)
+	}
+}
+
+// isAddress says whether s is an IP address, bare or in brackets.
+func isAddress(s string) bool {
+	_, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return err == nil
+}
 
 func (v *validator) restrictions() {
 	c := v.c
