@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks"
 	"github.com/mxguard/mxguard/checks/pipeline"
+	"github.com/mxguard/mxguard/dmarc"
 )
 
 // Transaction is one SMTP transaction as an MTA would present it to the
@@ -49,6 +50,10 @@ type Report struct {
 	EOM        string
 	Quarantine string
 	Headers    []string
+	// Auth is the end-of-data authentication, when it ran.
+	Auth          *dmarc.Auth
+	AuthVerdict   *dmarc.Verdict
+	ForgedRemoved int
 }
 
 // Run drives t through a fresh session of s (whose OnVerdict hook it
@@ -57,6 +62,11 @@ func Run(s *Server, t Transaction) (*Report, error) {
 	rep := &Report{}
 	var mu sync.Mutex
 	s.OnVerdict = func(o *pipeline.Outcome) { mu.Lock(); rep.Outcomes = append(rep.Outcomes, o); mu.Unlock() }
+	s.OnAuth = func(v *dmarc.Verdict, forged int) {
+		mu.Lock()
+		rep.Auth, rep.AuthVerdict, rep.ForgedRemoved = v.Auth, v, forged
+		mu.Unlock()
+	}
 	srvEnd, cliEnd := net.Pipe()
 	ln := &oneConn{c: srvEnd, done: make(chan struct{})}
 	go s.Serve(ln)
@@ -151,10 +161,13 @@ func Run(s *Server, t Transaction) (*Report, error) {
 	if act, err = sess.HeaderEnd(); err != nil {
 		return nil, err
 	}
-	if len(t.Body) > 0 {
-		if act, err = sess.BodyChunk(t.Body); err != nil {
+	// Body chunks of at most 64 KB, as an MTA sends them.
+	for b := t.Body; len(b) > 0; {
+		n := min(len(b), 65535)
+		if act, err = sess.BodyChunk(b[:n]); err != nil {
 			return nil, err
 		}
+		b = b[n:]
 	}
 	mods, act, err := sess.End()
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	gomilter "github.com/emersion/go-milter"
 
 	"github.com/mxguard/mxguard/checks/pipeline"
+	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/resolver"
 )
 
@@ -41,8 +42,15 @@ type Server struct {
 	Engine   func() *pipeline.Engine
 	Resolver resolver.Resolver
 	Log      *slog.Logger
+	// Auth returns the current end-of-data authentication configuration;
+	// nil (or a nil func) disables SPF, DKIM, DMARC and the
+	// Authentication-Results header.
+	Auth func() *dmarc.Config
 	// Hooks for metrics and tests; any may be nil.
 	OnVerdict func(o *pipeline.Outcome)
+	// OnAuth sees each end-of-data verdict and the number of forged
+	// Authentication-Results headers removed.
+	OnAuth func(v *dmarc.Verdict, forgedRemoved int)
 
 	srv      gomilter.Server
 	once     sync.Once
@@ -121,8 +129,8 @@ func (s *Server) init() {
 			// Milter protocol version 2 masks (go-milter announces v2):
 			// add and change headers, quarantine.
 			Actions: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-			// The early checks need neither headers nor body.
-			Protocol: gomilter.OptNoHeaders | gomilter.OptNoEOH | gomilter.OptNoBody,
+			// Headers and body are needed for DKIM and DMARC.
+			Protocol: 0,
 		}
 	})
 }

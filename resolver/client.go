@@ -273,7 +273,14 @@ func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	for _, rr := range rrs {
 		// RFC 7208 §3.3, RFC 6376 §3.6.2.2: the strings of one record are
 		// joined without separator.
-		txts = append(txts, strings.Join(rr.(*dns.TXT).Txt, ""))
+		// miekg/dns keeps character-strings in presentation format
+		// (\" and \DDD escapes): hand callers the record's bytes.
+		parts := rr.(*dns.TXT).Txt
+		raw := make([]string, len(parts))
+		for i, p := range parts {
+			raw[i] = unescapeTXT(p)
+		}
+		txts = append(txts, strings.Join(raw, ""))
 	}
 	return txts, nil
 }
@@ -888,3 +895,32 @@ func (c *cache) flush() {
 	c.ll.Init()
 	clear(c.m)
 }
+
+// unescapeTXT turns a character-string in presentation format (RFC 1035
+// §5.1: \X and \DDD) back into its bytes.
+func unescapeTXT(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b = append(b, c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n <= 255 {
+				b = append(b, byte(n))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, s[i+1])
+		i++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

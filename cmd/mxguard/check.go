@@ -15,6 +15,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks"
 	"github.com/mxguard/mxguard/checks/pipeline"
+	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/milter"
 )
 
@@ -34,6 +35,7 @@ type checkJSON struct {
 	Reason       string      `json:"reason,omitempty"`
 	Checks       []checkItem `json:"checks"`
 	Rcpts        []rcptItem  `json:"rcpts,omitempty"`
+	Auth         *dmarc.Auth `json:"auth,omitempty"`
 	HeadersAdded []string    `json:"headers_added,omitempty"`
 }
 
@@ -118,7 +120,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	} else {
 		t.Header, t.Body = synthesize(sender, *helo)
 	}
-	srv := &milter.Server{Engine: func() *pipeline.Engine { return eng }, Resolver: res, Log: logger}
+	authCfg := newAuth(cfg)
+	srv := &milter.Server{Engine: func() *pipeline.Engine { return eng }, Auth: func() *dmarc.Config { return authCfg }, Resolver: res, Log: logger}
 	rep, err := milter.Run(srv, t)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
@@ -182,13 +185,21 @@ func summarize(rep *milter.Report) *checkJSON {
 		}
 		return out
 	}
+	out.Auth = rep.Auth
+	out.HeadersAdded = rep.Headers
+	if v := rep.AuthVerdict; v != nil && (v.Action == "reject" || v.Action == "tempfail" || v.Action == "quarantine") {
+		out.Action, out.Stage, out.Check, out.Reason = v.Action, "eom", v.Check, v.Reason
+		if v.Action != "quarantine" {
+			out.Code, out.Enhanced, out.Text = v.Reply.Code, v.Reply.Enhanced, v.Reply.Text
+		}
+		return out
+	}
 	switch {
 	case rep.EOM == "discard":
 		out.Action = "discard"
 	case rep.Quarantine != "":
 		out.Action, out.Reason = "quarantine", rep.Quarantine
 	}
-	out.HeadersAdded = rep.Headers
 	return out
 }
 

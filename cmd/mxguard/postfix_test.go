@@ -183,7 +183,7 @@ func TestPostfixSuite(t *testing.T) {
 		c.Ehlo("client10.test")
 		c.Mail("a@good.test")
 		c.Rcpt("b@good.test")
-		r := c.Data("Subject: id\r\n\r\nbody\r\n")
+		r := c.Data("From: <a@good.test>\r\nSubject: id\r\n\r\nbody\r\n")
 		qid := r.QueueID()
 		if r.Code != 250 || qid == "" {
 			t.Fatalf("DATA: %s", r)
@@ -258,7 +258,7 @@ func TestPostfixMilterStopped(t *testing.T) {
 	if r := c.Rcpt("b@good.test"); r.Code != 250 {
 		t.Errorf("in-flight RCPT after SIGTERM: %s", r)
 	}
-	if r := c.Data("Subject: in flight\r\n\r\nbody\r\n"); r.Code != 250 {
+	if r := c.Data("From: <a@good.test>\r\nSubject: in flight\r\n\r\nbody\r\n"); r.Code != 250 {
 		t.Errorf("in-flight DATA after SIGTERM: %s", r)
 	}
 	c.Quit()
@@ -318,7 +318,7 @@ func smtpOnce(addr, src, from, rcpt string) (string, error) {
 		code int
 	}{
 		{"EHLO client20.test", 250}, {"MAIL FROM:<" + from + ">", 250}, {"RCPT TO:<" + rcpt + ">", 250}, {"DATA", 354},
-		{"Subject: stream\r\n\r\nbody\r\n.", 250},
+		{"From: <" + from + ">\r\nSubject: stream\r\n\r\nbody\r\n.", 250},
 	}
 	var last string
 	for _, s := range steps {

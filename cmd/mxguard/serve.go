@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/config"
+	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/milter"
 )
@@ -67,12 +68,14 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	var cur atomic.Pointer[pipeline.Engine]
 	cur.Store(eng)
+	var curAuth atomic.Pointer[dmarc.Config]
+	curAuth.Store(newAuth(cfg))
 
 	ln, err := milter.Listen(cfg.Listen, cfg.SocketPerm())
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv = &milter.Server{Engine: cur.Load, Resolver: res, Log: logger}
+	srv = &milter.Server{Engine: cur.Load, Auth: curAuth.Load, Resolver: res, Log: logger}
 	if met != nil {
 		srv.OnVerdict = met.Outcome
 		ctx, cancel := context.WithCancel(context.Background())
@@ -98,10 +101,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				ok := reload(*cpath, cfg, &cur, logger)
-				if met != nil {
-					met.Reload(ok)
-				}
+				reload(*cpath, cfg, &cur, &curAuth, logger, met)
 				continue
 			}
 			logger.Info("shutting down: waiting for open sessions", "signal", sig.String(), "sessions", srv.Active())
@@ -119,18 +119,26 @@ func cmdServe(args []string, stderr io.Writer) error {
 
 // reload re-reads the configuration and tables and swaps the engine; a bad
 // configuration keeps the old one running and says why.
-func reload(path string, old *config.Config, cur *atomic.Pointer[pipeline.Engine], logger *slog.Logger) bool {
+func reload(path string, old *config.Config, cur *atomic.Pointer[pipeline.Engine], curAuth *atomic.Pointer[dmarc.Config],
+	logger *slog.Logger, met *metrics.Metrics) bool {
 	cfg, err := config.Load(path)
 	if err == nil {
 		var eng *pipeline.Engine
 		if eng, err = newEngine(cfg, logger); err == nil {
 			cur.Store(eng)
+			curAuth.Store(newAuth(cfg))
+			if met != nil {
+				met.Reload(true) // before the log line, which tests wait for
+			}
 			if cfg.Listen != old.Listen || !equalStrings(cfg.DNS.Servers, old.DNS.Servers) {
 				logger.Warn("reload: listen and dns settings take effect at the next restart")
 			}
 			logger.Info("configuration reloaded", "config", cfg.File())
 			return true
 		}
+	}
+	if met != nil {
+		met.Reload(false)
 	}
 	logger.Error("reload failed, keeping the running configuration", "err", err)
 	return false

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/config"
+	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/resolver"
 )
@@ -52,3 +53,6 @@ func newResolver(cfg *config.Config, log *slog.Logger, met *metrics.Metrics) (*r
 func newEngine(cfg *config.Config, log *slog.Logger) (*pipeline.Engine, error) {
 	return pipeline.FromConfig(cfg, log)
 }
+
+// newAuth builds the end-of-data authentication configuration.
+func newAuth(cfg *config.Config) *dmarc.Config { return dmarc.FromConfig(cfg) }

@@ -210,3 +210,6 @@ func matches(id string, ids []string) bool {
 	}
 	return false
 }
+
+// P is a Prop: P("smtp", "mailfrom", "user@example.org").
+func P(ptype, name, value string) Prop { return Prop{Type: ptype, Name: name, Value: value} }
