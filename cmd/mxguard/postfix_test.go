@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -331,4 +332,77 @@ func smtpOnce(addr, src, from, rcpt string) (string, error) {
 	}
 	tp.PrintfLine("QUIT")
 	return last, nil
+}
+
+// Through real Postfix: our Authentication-Results header is inserted at
+// the top, the forged ones claiming our authserv-id are gone, another
+// server's stays, and a DMARC quarantine puts the message on hold. The
+// held message is read back with postcat.
+func TestPostfixAuthenticationResults(t *testing.T) {
+	s := startPostfixSuite(t)
+	c := s.pf.Dial(t, "127.0.0.10")
+	defer c.Close()
+	c.Ehlo("client10.test")
+	if r := c.Mail("a@quar.test"); r.Code != 250 {
+		t.Fatal(r)
+	}
+	if r := c.Rcpt("b@good.test"); r.Code != 250 {
+		t.Fatal(r)
+	}
+	msg := "Authentication-Results: mx.mxguard.test; dmarc=pass header.from=quar.test\r\n" +
+		"Authentication-Results: other.example; spf=pass smtp.mailfrom=quar.test\r\n" +
+		"Authentication-Results: (forged)\r\n MX.MXGUARD.TEST; dkim=pass header.d=quar.test\r\n" +
+		"From: <a@quar.test>\r\nTo: <b@good.test>\r\nSubject: held\r\nMessage-ID: <held@quar.test>\r\n\r\nbody\r\n"
+	r := c.Data(msg)
+	qid := r.QueueID()
+	if r.Code != 250 || qid == "" {
+		t.Fatalf("DATA: %s", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := s.pf.WaitLog(ctx, qid+": milter-hold"); err != nil {
+		t.Fatalf("no milter-hold for %s (DMARC p=quarantine): %v", qid, err)
+	}
+	out, err := exec.Command("postcat", "-c", s.pf.ConfigDir(), "-hq", qid).CombinedOutput()
+	if err != nil {
+		t.Fatalf("postcat: %v\n%s", err, out)
+	}
+	var fields []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "" || l[0] == ' ' || l[0] == '\t' {
+			if len(fields) > 0 && l != "" {
+				fields[len(fields)-1] += "\n" + l
+			}
+			continue
+		}
+		fields = append(fields, l)
+	}
+	var ars []string
+	firstAR, fromAt := -1, -1
+	for i, f := range fields {
+		if strings.HasPrefix(strings.ToLower(f), "authentication-results:") {
+			ars = append(ars, f)
+			if firstAR < 0 {
+				firstAR = i
+			}
+		}
+		if strings.HasPrefix(f, "From:") && fromAt < 0 {
+			fromAt = i
+		}
+	}
+	if len(ars) != 2 {
+		t.Fatalf("want our header and other.example's, got %d:\n%s", len(ars), out)
+	}
+	ours := ars[0]
+	if !strings.HasPrefix(ours, "Authentication-Results: mx.mxguard.test;") || !strings.Contains(ours, "dmarc=fail") ||
+		!strings.Contains(ours, "spf=neutral") || !strings.Contains(ours, "iprev=pass") {
+		t.Errorf("our header is not first or not right:\n%s", out)
+	}
+	if !strings.Contains(ars[1], "other.example") {
+		t.Errorf("another server's header was removed:\n%s", out)
+	}
+	if firstAR > fromAt {
+		t.Errorf("our header is below From:\n%s", out)
+	}
+	t.Logf("headers as Postfix queued them:\n%s", out)
 }
