@@ -140,7 +140,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 // first refusal before RCPT decides; otherwise the transaction is refused
 // when every recipient is, with the first recipient's reply.
 func summarize(rep *milter.Report) *checkJSON {
-	out := &checkJSON{Action: "continue", Stage: "eom", Checks: []checkItem{}}
+	out := &checkJSON{Action: "continue", Stage: "eom", Checks: []checkItem{}, Auth: rep.Auth, HeadersAdded: rep.Headers}
 	seen := map[string]bool{}
 	for _, o := range rep.Outcomes {
 		if o.Action == "accept" && out.Action == "continue" {
@@ -182,11 +182,11 @@ func summarize(rep *milter.Report) *checkJSON {
 		out.Enhanced, out.Text = splitText(firstRefusal.Text)
 		if o := firstRefusal.Outcome; o != nil {
 			out.Check, out.Reason = o.Check, o.Reason
+		} else if v := rep.AuthVerdict; v != nil && firstRefusal.Stage == checks.StageEOM {
+			out.Check, out.Reason = v.Check, v.Reason
 		}
 		return out
 	}
-	out.Auth = rep.Auth
-	out.HeadersAdded = rep.Headers
 	if v := rep.AuthVerdict; v != nil && (v.Action == "reject" || v.Action == "tempfail" || v.Action == "quarantine") {
 		out.Action, out.Stage, out.Check, out.Reason = v.Action, "eom", v.Check, v.Reason
 		if v.Action != "quarantine" {

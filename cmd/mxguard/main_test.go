@@ -430,3 +430,42 @@ func grepMetric(text, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// check --message runs the end-of-data stage on a file and prints the
+// auth object of DESIGN.md §3.
+func TestCheckMessageAuth(t *testing.T) {
+	dns := startDNS(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(testConfig, 8891, dns.Addr(), dir))
+	so, se, code := mxguard(t, "check", "-c", cfg, "--json", "--ip", "192.0.2.20", "--helo", "aonly.test",
+		"--from", "x@aonly.test", "--rcpt", "b@good.test", "--message", "testdata/spoof.eml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, se)
+	}
+	var o struct {
+		Action, Stage, Enhanced, Text, Check string
+		Code                                 int
+		Auth                                 struct {
+			SPF   struct{ Result, Domain, Identity string }
+			DKIM  []struct{ Result string }
+			DMARC struct{ Result, Domain, Policy, Disposition string }
+		}
+		HeadersAdded []string `json:"headers_added"`
+	}
+	if err := json.Unmarshal([]byte(so), &o); err != nil {
+		t.Fatalf("%v\n%s", err, so)
+	}
+	if o.Action != "reject" || o.Stage != "eom" || o.Code != 550 || o.Enhanced != "5.7.1" || o.Check != "dmarc" ||
+		o.Text != "Email rejected per DMARC policy for good.test" {
+		t.Errorf("spoof verdict: %s", so)
+	}
+	if o.Auth.SPF.Result != "none" || o.Auth.SPF.Domain != "aonly.test" || o.Auth.SPF.Identity != "mailfrom" ||
+		o.Auth.DMARC.Result != "fail" || o.Auth.DMARC.Domain != "good.test" || o.Auth.DMARC.Policy != "reject" ||
+		o.Auth.DMARC.Disposition != "reject" {
+		t.Errorf("auth object: %s", so)
+	}
+	if len(o.HeadersAdded) != 1 || !strings.HasPrefix(o.HeadersAdded[0], "Authentication-Results: mx.mxguard.test;") ||
+		!strings.Contains(o.HeadersAdded[0], "dmarc=fail") {
+		t.Errorf("headers_added: %q", o.HeadersAdded)
+	}
+}
