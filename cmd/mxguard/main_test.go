@@ -392,6 +392,16 @@ func TestMetrics(t *testing.T) {
 	}
 	// The same domain again: answered from the cache.
 	mailRcpt(t, sess, "a@nx.test", "b@good.test")
+	// A whole message, for the end-of-data metrics.
+	sess.Macros(gomilter.CodeMail, "i", "4XyZ2")
+	sess.Mail("<a@good.test>", nil)
+	sess.Rcpt("<b@good.test>", nil)
+	sess.HeaderField("From", "<a@good.test>")
+	sess.HeaderEnd()
+	sess.BodyChunk([]byte("hi\r\n"))
+	if _, act, err := sess.End(); err != nil || act.Code != gomilter.ActContinue {
+		t.Fatalf("end of message: %v %v", act, err)
+	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	s.waitLog(t, "configuration reloaded")
 
@@ -405,12 +415,14 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`mxguard_verdicts_total{action="reject",check="unknown_sender_domain"} 2`,
 		`mxguard_check_results_total{action="reject",check="unknown_sender_domain",status="fail"} 2`,
-		`mxguard_check_duration_seconds_count{check="unknown_reverse_client_hostname",status="pass"} 2`,
+		`mxguard_check_duration_seconds_count{check="unknown_reverse_client_hostname",status="pass"} 3`,
 		`mxguard_dns_queries_total{qtype="MX",rcode="NXDOMAIN"} 1`,
 		`mxguard_dns_queries_total{qtype="PTR",rcode="NOERROR"} 1`,
 		`mxguard_sessions_active 1`,
 		`mxguard_reloads_total{result="ok"} 1`,
 		`mxguard_reloads_total{result="error"} 0`,
+		`mxguard_auth_results_total{method="spf",result="pass"} 1`,
+		`mxguard_auth_results_total{method="dmarc",result="pass"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)

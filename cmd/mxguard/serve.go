@@ -78,6 +78,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	srv = &milter.Server{Engine: cur.Load, Auth: curAuth.Load, Resolver: res, Log: logger}
 	if met != nil {
 		srv.OnVerdict = met.Outcome
+		srv.OnAuth = met.Auth
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		addr, err := met.Serve(ctx, cfg.Metrics.Listen)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mxguard/mxguard/checks/pipeline"
+	"github.com/mxguard/mxguard/dmarc"
 )
 
 // Metrics is one registry of mxguard's metrics.
@@ -31,6 +32,7 @@ type Metrics struct {
 	cacheHits   prometheus.Counter
 	cacheMisses prometheus.Counter
 	reloads     *prometheus.CounterVec
+	auth        *prometheus.CounterVec
 }
 
 // New registers the metrics; sessions reports the number of open milter
@@ -61,7 +63,11 @@ func New(sessions func() float64) *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mxguard_reloads_total", Help: "Configuration reloads (SIGHUP), by result (ok or error).",
 	}, []string{"result"})
-	m.Registry.MustRegister(m.verdicts, m.checks, m.checkDur, m.dnsQueries, m.cacheHits, m.cacheMisses, m.reloads,
+	m.auth = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mxguard_auth_results_total",
+		Help: "End-of-data authentication results, by method (spf, dkim, dmarc, iprev) and result.",
+	}, []string{"method", "result"})
+	m.Registry.MustRegister(m.auth, m.verdicts, m.checks, m.checkDur, m.dnsQueries, m.cacheHits, m.cacheMisses, m.reloads,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mxguard_sessions_active", Help: "Open milter connections (one per SMTP session of the MTA).",
 		}, sessions),
@@ -121,4 +127,28 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}()
 	return ln.Addr(), nil
+}
+
+// Auth records the end-of-data results of one message, and the end-of-data
+// verdict when it refused or held the message.
+func (m *Metrics) Auth(v *dmarc.Verdict, _ int) {
+	if v.Action != "continue" {
+		m.verdicts.WithLabelValues(v.Check, v.Action).Inc()
+	}
+	a := v.Auth
+	if a == nil {
+		return
+	}
+	if a.SPF != nil {
+		m.auth.WithLabelValues("spf", a.SPF.Result).Inc()
+	}
+	for _, d := range a.DKIM {
+		m.auth.WithLabelValues("dkim", d.Result).Inc()
+	}
+	if a.DMARC != nil {
+		m.auth.WithLabelValues("dmarc", a.DMARC.Result).Inc()
+	}
+	if a.IPRev != nil {
+		m.auth.WithLabelValues("iprev", a.IPRev.Result).Inc()
+	}
 }
