@@ -25,6 +25,7 @@ import (
 	"github.com/mxguard/mxguard/dmarc/policy"
 	"github.com/mxguard/mxguard/dmarc/spf"
 	"github.com/mxguard/mxguard/resolver"
+	"github.com/mxguard/mxguard/store"
 )
 
 // Config is the auth: section of the configuration.
@@ -205,6 +206,9 @@ type Verdict struct {
 	Auth    *Auth
 	Results []checks.Result // warn and tag results, for the log
 	Tags    []string        // X-Mxguard header values
+	// Record is the evaluation in the shape of an aggregate report row
+	// (RFC 9990), when DMARC ran.
+	Record *store.DMARCRecord
 }
 
 // Finish evaluates SPF, DKIM and DMARC and decides.
@@ -286,7 +290,46 @@ func (m *Message) Finish(ctx context.Context) *Verdict {
 	v.Header = authres.Format(m.cfg.AuthservID, ar)
 
 	m.decide(v, sm, spfRan, pr, fromDomain)
+	v.Record = m.record(sm, dres, pr, fromDomain, v)
 	return v
+}
+
+// record is the evaluation as an aggregate-report row.
+func (m *Message) record(sm spf.Outcome, dres []dkim.Result, pr policy.Result, fromDomain string, v *Verdict) *store.DMARCRecord {
+	r := &store.DMARCRecord{
+		Time: time.Now().UTC(), HeaderFrom: fromDomain, PolicyDomain: pr.PolicyDomain, Policy: pr.Policy,
+		Disposition: pr.Disposition, DMARC: pr.Status, SPFAligned: pr.SPFAligned, DKIMAligned: pr.DKIMAligned,
+		SPF: store.DMARCSPF{Domain: sm.Domain, Scope: "mfrom", Result: string(sm.Result)},
+	}
+	if m.env.Addr.IsValid() {
+		r.SourceIP = m.env.Addr.String()
+	}
+	if i := strings.LastIndexByte(m.env.Mail, '@'); i >= 0 {
+		r.EnvelopeFrom = strings.ToLower(m.env.Mail[i+1:])
+	}
+	if len(m.env.Rcpts) > 0 {
+		if i := strings.LastIndexByte(m.env.Rcpts[0], '@'); i >= 0 {
+			r.EnvelopeTo = strings.ToLower(m.env.Rcpts[0][i+1:])
+		}
+	}
+	if pr.Record != nil {
+		r.SubdomainPolicy = pr.Record.SubdomainPolicy
+	}
+	for _, d := range dres {
+		r.DKIM = append(r.DKIM, store.DMARCDKIM{Domain: d.Domain, Selector: d.Selector, Result: d.Status})
+	}
+	switch {
+	case strings.HasPrefix(v.Reason, "DMARC fail accepted"):
+		r.Reason = "local_policy"
+		if r.Disposition != "none" {
+			r.Disposition = "none"
+		}
+	case pr.Testing && pr.Status == "fail":
+		r.Reason = "policy_test_mode"
+	case pr.SampledOut:
+		r.Reason = "sampled_out"
+	}
+	return r
 }
 
 func spfJSON(o spf.Outcome) *SPFJSON {

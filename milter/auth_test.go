@@ -6,6 +6,7 @@ package milter_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/mxguard/mxguard/config"
 	"github.com/mxguard/mxguard/dmarc"
+	"github.com/mxguard/mxguard/store"
 )
 
 type signer struct {
@@ -311,5 +313,33 @@ func TestAuthFromHeaders(t *testing.T) {
 	e = sendMessage(t, h, "192.0.2.20", "aonly.test", "a@quar.test", "b@good.test", message("<a@quar.test>"))
 	if e.reply != "250" || e.quar == "" {
 		t.Errorf("p=quarantine: %q quarantine %q", e.reply, e.quar)
+	}
+}
+
+// Each DMARC evaluation is recorded in the store in the shape of an
+// aggregate report row.
+func TestAuthRecordsDMARC(t *testing.T) {
+	h := newAuthHarness(t, "")
+	st := store.NewMemory(time.Now)
+	h.srv.Store = st
+	ed, _ := newSigners(t, h)
+	sendMessage(t, h, "192.0.2.10", "mail.good.test", "alice@good.test", "b@good.test", ed.sign(t, message("<alice@good.test>")))
+	sendMessage(t, h, "192.0.2.20", "aonly.test", "x@aonly.test", "b@good.test", message("<ceo@good.test>"))
+	recs, err := store.DMARCRecords(context.Background(), st, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2: %+v", len(recs), recs)
+	}
+	a, b := recs[0], recs[1]
+	if a.SourceIP != "192.0.2.10" || a.HeaderFrom != "good.test" || a.EnvelopeFrom != "good.test" || a.DMARC != "pass" ||
+		a.Policy != "reject" || a.Disposition != "none" || !a.SPFAligned || !a.DKIMAligned ||
+		len(a.DKIM) != 1 || a.DKIM[0].Selector != "ed" || a.DKIM[0].Result != "pass" || a.SPF.Result != "pass" || a.EnvelopeTo != "good.test" {
+		t.Errorf("legitimate message record: %+v", a)
+	}
+	if b.SourceIP != "192.0.2.20" || b.DMARC != "fail" || b.Disposition != "reject" || b.SPFAligned || b.DKIMAligned ||
+		b.EnvelopeFrom != "aonly.test" || b.PolicyDomain != "good.test" {
+		t.Errorf("spoof record: %+v", b)
 	}
 }

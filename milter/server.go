@@ -32,6 +32,7 @@ import (
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/resolver"
+	"github.com/mxguard/mxguard/store"
 )
 
 // Server serves the milter protocol.
@@ -46,6 +47,9 @@ type Server struct {
 	// nil (or a nil func) disables SPF, DKIM, DMARC and the
 	// Authentication-Results header.
 	Auth func() *dmarc.Config
+	// Store, when set, records each DMARC evaluation for aggregate
+	// reports (RFC 9990).
+	Store store.Store
 	// Hooks for metrics and tests; any may be nil.
 	OnVerdict func(o *pipeline.Outcome)
 	// OnAuth sees each end-of-data verdict and the number of forged

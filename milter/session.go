@@ -15,6 +15,7 @@ import (
 	"github.com/mxguard/mxguard/checks/pipeline"
 	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/dmarc/authres"
+	"github.com/mxguard/mxguard/store"
 )
 
 // session is the backend of one milter connection, that is one SMTP
@@ -182,6 +183,15 @@ func (ss *session) finishAuth(m *gomilter.Modifier) (*dmarc.Verdict, error) {
 	}
 	if ss.s.OnAuth != nil {
 		ss.s.OnAuth(v, len(forged))
+	}
+	if st, rec := ss.s.Store, v.Record; st != nil && rec != nil {
+		// One small write (bbolt: one synced transaction), bounded: a
+		// store problem is logged and never delays or changes the verdict.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := store.RecordDMARC(ctx, st, *rec); err != nil {
+			ss.s.Log.Warn("dmarc record not stored", "queue_id", ss.env.QueueID, "err", err)
+		}
+		cancel()
 	}
 	return v, nil
 }

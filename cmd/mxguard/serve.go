@@ -19,6 +19,7 @@ import (
 	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/milter"
+	"github.com/mxguard/mxguard/store"
 )
 
 // drainTimeout bounds how long SIGTERM waits for open sessions.
@@ -75,7 +76,13 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv = &milter.Server{Engine: cur.Load, Auth: curAuth.Load, Resolver: res, Log: logger}
+	st, err := store.Open(cfg.Store, cfg.StateDir)
+	if err != nil {
+		ln.Close()
+		return &exitError{2, fmt.Errorf("store %q (state_dir %s): %w", cfg.Store, cfg.StateDir, err)}
+	}
+	defer st.Close()
+	srv = &milter.Server{Engine: cur.Load, Auth: curAuth.Load, Resolver: res, Log: logger, Store: st}
 	if met != nil {
 		srv.OnVerdict = met.Outcome
 		srv.OnAuth = met.Auth
