@@ -17,6 +17,7 @@ func FromConfig(cfg *config.Config) *Config {
 	c.SPF.None, c.SPF.Temperror, c.SPF.Permerror = a.SPF.None, a.SPF.Temperror, a.SPF.Permerror
 	c.SPF.RejectAt = a.SPF.RejectAt
 	c.DKIM.MaxSignatures, c.DKIM.MinRSABits = a.DKIM.MaxSignatures, a.DKIM.MinRSABits
+	c.DKIM.MaxBuffer = int64(a.DKIM.MaxBuffer)
 	c.DMARC.Mode = policy.Mode(a.DMARC.Mode)
 	c.DMARC.Reject, c.DMARC.Quarantine, c.DMARC.None = a.DMARC.Reject, a.DMARC.Quarantine, a.DMARC.None
 	c.DMARC.Temperror, c.DMARC.Permerror = a.DMARC.Temperror, a.DMARC.Permerror
