@@ -1,9 +1,11 @@
 package checks
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/mxguard/mxguard/checks/syntax"
 	"github.com/mxguard/mxguard/resolver"
@@ -73,4 +75,40 @@ func MXStatus(mxs []*net.MX, err error) DNSStatus {
 		return DNSInval
 	}
 	return DNSOK
+}
+
+// HostStatuses asks the A, AAAA and MX records of the absolute name fqdn
+// in parallel and returns each lookup's status and error, in that order.
+func HostStatuses(ctx context.Context, r resolver.Resolver, fqdn string) (st [3]DNSStatus, errs [3]error) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		a, err := r.LookupA(ctx, fqdn)
+		st[0], errs[0] = AddrStatus(a, err), err
+	}()
+	go func() {
+		defer wg.Done()
+		a, err := r.LookupAAAA(ctx, fqdn)
+		st[1], errs[1] = AddrStatus(a, err), err
+	}()
+	go func() {
+		defer wg.Done()
+		m, err := r.LookupMX(ctx, fqdn)
+		st[2], errs[2] = MXStatus(m, err), err
+	}()
+	wg.Wait()
+	return st, errs
+}
+
+// Best returns the best of several statuses (Postfix's dns_lookup_rl
+// ranking) and the error that came with it.
+func Best(st []DNSStatus, errs []error) (DNSStatus, error) {
+	best := 0
+	for i := range st {
+		if st[i] > st[best] {
+			best = i
+		}
+	}
+	return st[best], errs[best]
 }

@@ -10,7 +10,6 @@ package address
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
@@ -218,37 +217,12 @@ func DomainStatus(ctx context.Context, r resolver.Resolver, d string) (st checks
 // lookups run in parallel; the result is the one of Postfix's sequence.
 func Lookup(ctx context.Context, r resolver.Resolver, d string) (checks.DNSStatus, error) {
 	fqdn := d + "."
-	var (
-		wg   sync.WaitGroup
-		st   [3]checks.DNSStatus
-		errs [3]error
-	)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		m, err := r.LookupMX(ctx, fqdn)
-		st[0], errs[0] = checks.MXStatus(m, err), err
-	}()
-	go func() {
-		defer wg.Done()
-		a, err := r.LookupA(ctx, fqdn)
-		st[1], errs[1] = checks.AddrStatus(a, err), err
-	}()
-	go func() {
-		defer wg.Done()
-		a, err := r.LookupAAAA(ctx, fqdn)
-		st[2], errs[2] = checks.AddrStatus(a, err), err
-	}()
-	wg.Wait()
-	switch st[0] {
+	// A, AAAA, MX in parallel; Postfix's sequence is MX, A, AAAA.
+	st, errs := checks.HostStatuses(ctx, r, fqdn)
+	switch st[2] {
 	case checks.DNSOK, checks.DNSNullMX, checks.DNSInval:
-		return st[0], nil
+		return st[2], nil
 	}
-	best := 0
-	for i := range st {
-		if st[i] > st[best] {
-			best = i
-		}
-	}
-	return st[best], errs[best]
+	// The same ranking; among equals, Postfix's order: MX first.
+	return checks.Best([]checks.DNSStatus{st[2], st[0], st[1]}, []error{errs[2], errs[0], errs[1]})
 }

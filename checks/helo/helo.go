@@ -15,7 +15,6 @@ import (
 	"context"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
@@ -170,35 +169,8 @@ func hostStatus(ctx context.Context, r resolver.Resolver, name string) (checks.D
 	if !strings.HasSuffix(fqdn, ".") {
 		fqdn += "."
 	}
-	var (
-		wg   sync.WaitGroup
-		st   [3]checks.DNSStatus
-		errs [3]error
-	)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		a, err := r.LookupA(ctx, fqdn)
-		st[0], errs[0] = checks.AddrStatus(a, err), err
-	}()
-	go func() {
-		defer wg.Done()
-		a, err := r.LookupAAAA(ctx, fqdn)
-		st[1], errs[1] = checks.AddrStatus(a, err), err
-	}()
-	go func() {
-		defer wg.Done()
-		m, err := r.LookupMX(ctx, fqdn)
-		st[2], errs[2] = checks.MXStatus(m, err), err
-	}()
-	wg.Wait()
-	best := 0
-	for i := range st {
-		if st[i] > st[best] {
-			best = i
-		}
-	}
-	return st[best], errs[best]
+	st, errs := checks.HostStatuses(ctx, r, fqdn)
+	return checks.Best(st[:], errs[:])
 }
 
 // Impersonation rejects a HELO that names us: our host name, one of
