@@ -7,7 +7,7 @@ LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME    ?= 1m
 # Each package with fuzz targets, and its targets.
-FUZZ_PKGS   := ./checks/access ./checks/syntax ./config ./postfixcfg ./dmarc/authres ./dmarc/policy ./dmarc/spf ./dmarc/dkim
+FUZZ_PKGS   := ./checks/access ./checks/dnsbl ./checks/syntax ./config ./postfixcfg ./dmarc/authres ./dmarc/policy ./dmarc/spf ./dmarc/dkim
 
 .PHONY: all build run test race check fmt fuzz bench clean deb
 

@@ -213,6 +213,7 @@ var names = []nameDef{
 	{name: "rhsbl_recipient", aliases: []string{"reject_rhsbl_recipient"}, stage: stageRecipient, arg: argDNSList},
 	{name: "dnswl", aliases: []string{"permit_dnswl_client"}, stage: stageClient, arg: argDNSList, permit: true},
 	{name: "rhswl", aliases: []string{"permit_rhswl_client"}, stage: stageClient, arg: argDNSList, permit: true},
+	{name: "dnsbl_score", aliases: []string{"postscreen_dnsbl_sites"}, stage: stageClient, arg: argDNSList},
 }
 
 var nameIndex = func() map[string]nameDef {

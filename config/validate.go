@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/mxguard/mxguard/checks/dnsbl"
 	"net"
 	"net/netip"
 	"net/url"
@@ -514,8 +515,18 @@ func (v *validator) restriction(key string, r Restriction, st stage, where strin
 	case argDNSList:
 		if r.Arg == "" {
 			v.add(key, fmt.Sprintf("%s needs a DNS list zone", label), fmt.Sprintf("write - %s: zen.spamhaus.org=127.0.0.[2..11]", r.Name))
-		} else if msg, hint := checkDNSList(r.Arg); msg != "" {
-			v.add(key, msg, hint)
+		} else {
+			// dnsbl_score takes several lists (postscreen_dnsbl_sites),
+			// each with an optional *weight.
+			args := []string{r.Arg}
+			if d.name == "dnsbl_score" {
+				args = strings.Fields(strings.ReplaceAll(r.Arg, ",", " "))
+			}
+			for _, a := range args {
+				if msg, hint := checkDNSList(a); msg != "" {
+					v.add(key, msg, hint)
+				}
+			}
 		}
 	}
 	if d.name == "access" && inClass {
@@ -803,11 +814,17 @@ func checkTable(s string) (msg, hint string) {
 // ";"-separated numbers and n..m ranges (postconf(5), reject_rbl_client).
 func checkDNSList(s string) (msg, hint string) {
 	zone, filter, hasFilter := strings.Cut(s, "=")
+	zone, _, _ = strings.Cut(zone, "*")
 	if !validDomain(zone, true) || !strings.Contains(strings.TrimSuffix(zone, "."), ".") {
 		return fmt.Sprintf("%q is not a DNS list zone", zone), "write e.g. zen.spamhaus.org or zen.spamhaus.org=127.0.0.[2..11]"
 	}
-	if !hasFilter {
+	// The full syntax (CIDR filters, *weights) is the DNS list package's.
+	_, perr := dnsbl.ParseSpec(s)
+	if perr == nil {
 		return "", ""
+	}
+	if !hasFilter || strings.ContainsAny(filter, "/*,;") {
+		return perr.Error(), "write zone[=filter][*weight], e.g. zen.spamhaus.org=127.0.0.[2..11] or zen.spamhaus.org=127.0.0.0/24*2"
 	}
 	hint = "write four dot-separated parts, each a number or a [n;n..m] pattern, e.g. 127.0.0.[2..11]"
 	parts := splitOutsideBrackets(filter)
@@ -819,7 +836,7 @@ func checkDNSList(s string) (msg, hint string) {
 			return fmt.Sprintf("reply filter %q: %q is not a number from 0 to 255 or a [n;n..m] pattern", filter, p), hint
 		}
 	}
-	return "", ""
+	return perr.Error(), hint
 }
 
 // splitOutsideBrackets splits a reply filter at the dots that are not

@@ -13,6 +13,7 @@ import (
 	"github.com/mxguard/mxguard/checks"
 	"github.com/mxguard/mxguard/checks/access"
 	"github.com/mxguard/mxguard/checks/address"
+	"github.com/mxguard/mxguard/checks/dnsbl"
 	"github.com/mxguard/mxguard/checks/helo"
 	"github.com/mxguard/mxguard/checks/rdns"
 )
@@ -68,6 +69,7 @@ type Spec struct {
 type builder struct {
 	spec   *Spec
 	tables *tableCache
+	health *dnsbl.Health
 }
 
 // New builds an engine. The error lists every problem found, one per line,
@@ -76,7 +78,7 @@ func New(spec Spec) (*Engine, error) {
 	if spec.Log == nil {
 		spec.Log = slog.Default()
 	}
-	b := &builder{spec: &spec, tables: newTableCache()}
+	b := &builder{spec: &spec, tables: newTableCache(), health: &dnsbl.Health{Log: spec.Log}}
 	e := &Engine{
 		classes:      map[string][]*rule{},
 		trusted:      spec.Trusted,
@@ -129,6 +131,9 @@ func New(spec Spec) (*Engine, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if len(b.health.Lists) > 0 {
+		e.health = b.health
 	}
 	return e, nil
 }
@@ -270,7 +275,22 @@ func (b *builder) rules(r Restriction, l List) ([]*rule, error) {
 		}
 		return rs, nil
 	case "rbl", "rhsbl_client", "rhsbl_reverse_client", "rhsbl_helo", "rhsbl_sender", "rhsbl_recipient", "dnswl", "rhswl":
-		return nil, fmt.Errorf("%s: %s: DNS lists are not implemented in this version; remove it or keep the equivalent in main.cf", r.Key, r.Name)
+		chk, err := b.dnsList(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", r.Key, r.Name, err)
+		}
+		ru.check = chk
+		// Postfix: a DNSBL lookup error counts as not listed
+		// (temperror: tempfail to defer instead). Allowlists decide
+		// themselves (a lookup error defers a later reject).
+		ru.policy = b.policy(r, "accept")
+	case "dnsbl_score":
+		chk, err := b.dnsScore(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", r.Key, r.Name, err)
+		}
+		ru.check = chk
+		ru.policy = b.policy(r, "accept")
 	default:
 		return nil, fmt.Errorf("%s: unknown restriction %q", r.Key, r.Name)
 	}

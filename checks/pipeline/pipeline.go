@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
+	"github.com/mxguard/mxguard/checks/dnsbl"
 )
 
 // List is one restriction list.
@@ -68,6 +69,8 @@ type Engine struct {
 	// result (for example "reject_unknown_sender_domain" or
 	// "permit_mynetworks") in the given list.
 	byName func(name string, l List) (*rule, error)
+	// health tracks the DNS lists' RFC 5782 health; nil without lists.
+	health *dnsbl.Health
 }
 
 // maxDepth bounds class recursion (config validation rejects cycles; this

@@ -752,8 +752,10 @@ func TestNewErrors(t *testing.T) {
 		"sender[1]: sender_access: needs a table")
 	test(pipeline.Spec{Lists: lists(nil, nil, nil, []pipeline.Restriction{{Name: "access", Arg: "hash:/nonexistent/table", Key: "recipient[0]"}})},
 		"recipient[0]: access:")
-	test(pipeline.Spec{Lists: lists([]pipeline.Restriction{{Name: "rbl", Arg: "zen.example", Key: "client[3]"}}, nil, nil, nil)},
-		"client[3]: rbl: DNS lists are not implemented")
+	test(pipeline.Spec{Lists: lists([]pipeline.Restriction{{Name: "rbl", Arg: "zen.example=127.0.0", Key: "client[3]"}}, nil, nil, nil)},
+		"client[3]: rbl:")
+	test(pipeline.Spec{Lists: lists([]pipeline.Restriction{{Name: "dnsbl_score", Arg: "zen.example*x", Key: "client[4]"}}, nil, nil, nil)},
+		"client[4]: dnsbl_score:")
 	// Every problem is listed, classes included.
 	test(pipeline.Spec{
 		Lists:   lists([]pipeline.Restriction{bogus}, nil, nil, nil),

@@ -19,6 +19,7 @@ import (
 	"github.com/mxguard/mxguard/dmarc"
 	"github.com/mxguard/mxguard/internal/metrics"
 	"github.com/mxguard/mxguard/milter"
+	"github.com/mxguard/mxguard/resolver"
 	"github.com/mxguard/mxguard/store"
 )
 
@@ -69,6 +70,10 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	var cur atomic.Pointer[pipeline.Engine]
 	cur.Store(eng)
+	// The DNS lists' RFC 5782 health checks run at start and every
+	// healthInterval, for the engine in use (restarted on reload).
+	stopHealth := startHealth(eng, res, met)
+	defer func() { stopHealth() }()
 	var curAuth atomic.Pointer[dmarc.Config]
 	curAuth.Store(newAuth(cfg))
 
@@ -109,7 +114,10 @@ func cmdServe(args []string, stderr io.Writer) error {
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(*cpath, cfg, &cur, &curAuth, logger, met)
+				if reload(*cpath, cfg, &cur, &curAuth, logger, met) {
+					stopHealth()
+					stopHealth = startHealth(cur.Load(), res, met)
+				}
 				continue
 			}
 			logger.Info("shutting down: waiting for open sessions", "signal", sig.String(), "sessions", srv.Active())
@@ -176,4 +184,23 @@ func trimNL(p []byte) []byte {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// healthInterval is how often the DNS lists are health-checked.
+const healthInterval = 10 * time.Minute
+
+// startHealth runs eng's DNS list health checks in the background until
+// the returned function is called.
+func startHealth(eng *pipeline.Engine, res resolver.Resolver, met *metrics.Metrics) func() {
+	h := eng.Health()
+	if h == nil {
+		return func() {}
+	}
+	h.Resolver = res
+	if met != nil {
+		h.Report = met.ListHealth
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go h.Run(ctx, healthInterval)
+	return cancel
 }

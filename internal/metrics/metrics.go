@@ -33,6 +33,7 @@ type Metrics struct {
 	cacheMisses prometheus.Counter
 	reloads     *prometheus.CounterVec
 	auth        *prometheus.CounterVec
+	listHealthy *prometheus.GaugeVec
 }
 
 // New registers the metrics; sessions reports the number of open milter
@@ -67,7 +68,11 @@ func New(sessions func() float64) *Metrics {
 		Name: "mxguard_auth_results_total",
 		Help: "End-of-data authentication results, by method (spf, dkim, dmarc, iprev) and result.",
 	}, []string{"method", "result"})
-	m.Registry.MustRegister(m.auth, m.verdicts, m.checks, m.checkDur, m.dnsQueries, m.cacheHits, m.cacheMisses, m.reloads,
+	m.listHealthy = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mxguard_dnsbl_list_healthy",
+		Help: "1 when a DNS list passed its last RFC 5782 health check, 0 when it is not used until it recovers.",
+	}, []string{"list"})
+	m.Registry.MustRegister(m.auth, m.listHealthy, m.verdicts, m.checks, m.checkDur, m.dnsQueries, m.cacheHits, m.cacheMisses, m.reloads,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mxguard_sessions_active", Help: "Open milter connections (one per SMTP session of the MTA).",
 		}, sessions),
@@ -151,4 +156,13 @@ func (m *Metrics) Auth(v *dmarc.Verdict, _ int) {
 	if a.IPRev != nil {
 		m.auth.WithLabelValues("iprev", a.IPRev.Result).Inc()
 	}
+}
+
+// ListHealth is the DNS list health hook (dnsbl.Health.Report).
+func (m *Metrics) ListHealth(list string, healthy bool, _ error) {
+	v := 0.0
+	if healthy {
+		v = 1
+	}
+	m.listHealthy.WithLabelValues(list).Set(v)
 }
