@@ -25,6 +25,8 @@ helo:
   - rhsbl_helo: dbl.test=127.0.1.[2..99]
 sender:
   - rhsbl_sender: dbl.test=127.0.1.[2..99]
+recipient:
+  - rhsbl_recipient: dbl.test=127.0.1.[2..99]
 `, td))
 	cases := []struct{ name, ip, helo, from, want string }{
 		{"listed with reason", "192.0.2.31", "mail.good.test", "a@good.test",
@@ -41,6 +43,10 @@ sender:
 		{"sender listed", "192.0.2.10", "mail.good.test", "x@aonly.test",
 			"554 5.7.1 Service unavailable; Sender address [x@aonly.test] blocked using dbl.test; spam domain"},
 		{"access override beats the lists", "192.0.2.1", "mail.good.test", "a@good.test", "250"},
+		// A DNSWL lookup error turns the later reject into a 4xx
+		// (Postfix: defer_if_reject).
+		{"allowlist lookup error defers the reject", "192.0.2.34", "mail.good.test", "a@good.test",
+			"450 4.7.1 <192.0.2.34>: Client host rejected: Service unavailable"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,6 +55,12 @@ sender:
 			run(t, s, tx{helo: c.helo, from: c.from, rcpts: []string{"b@good.test"}, want: []string{c.want}})
 		})
 	}
+	t.Run("recipient domain listed", func(t *testing.T) {
+		s := h.session(t)
+		connect(t, s, "192.0.2.10")
+		run(t, s, tx{helo: "mail.good.test", from: "a@good.test", rcpts: []string{"x@nullmx.test", "b@good.test"}, want: []string{
+			"554 5.7.1 Service unavailable; Recipient address [x@nullmx.test] blocked using dbl.test", "250"}})
+	})
 	logs := h.logs.String()
 	if !strings.Contains(logs, "local") || !strings.Contains(logs, "zen.test") {
 		t.Errorf("no warning with a hint for the refused query:\n%s", logs)
@@ -117,5 +129,24 @@ client:
 	got := reply(s2.Rcpt("<b@good.test>", nil))
 	if !strings.HasPrefix(got, "4") {
 		t.Errorf("SERVFAIL with temperror: tempfail: %q, want a 4xx", got)
+	}
+}
+
+// reject_rhsbl_client looks up the verified client name.
+func TestDNSListVerifiedClientName(t *testing.T) {
+	h := newHarness(t, `
+trusted_networks: []
+client:
+  - rhsbl_client: dbl.test=127.0.1.[2..99]
+`)
+	for ip, want := range map[string]string{
+		// forward-confirmed as helo-a.test, which is listed
+		"192.0.2.35": "554 5.7.1 Service unavailable; Client host [helo-a.test] blocked using dbl.test",
+		// PTR forged.good.test is not confirmed: no verified name to look up
+		"192.0.2.11": "250",
+	} {
+		s := h.session(t)
+		connect(t, s, ip)
+		run(t, s, tx{helo: "mail.good.test", from: "a@good.test", rcpts: []string{"b@good.test"}, want: []string{want}})
 	}
 }
