@@ -481,3 +481,29 @@ func TestCheckMessageAuth(t *testing.T) {
 		t.Errorf("headers_added: %q", o.HeadersAdded)
 	}
 }
+
+// A DNS list zone holding a key never shows in the log, even in the
+// resolver's debug lines.
+func TestLogRedactsListKeys(t *testing.T) {
+	dns := startDNS(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf(testConfig, port, dns.Addr(), dir) + "log: {level: debug}\n"
+	cfg = strings.Replace(cfg, "client: [unknown_reverse_client_hostname]",
+		`client: [{rbl: {zone: "k3y0s3cr3t0k3y0abc.zen.dq.test=127.0.0.[2..11]", name: zen.dq.example}}]`, 1)
+	s := startServer(t, writeConfig(t, dir, cfg), port)
+	sess := s.session(t)
+	got := rcptReply(t, sess, "192.0.2.31", "mail.good.test", "a@good.test", "b@good.test")
+	if got != "554 5.7.1 Service unavailable; Client host [192.0.2.31] blocked using zen.dq.example" {
+		t.Errorf("reply: %q", got)
+	}
+	sess.Close()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.waitLog(t, "mxguard stopped")
+	if strings.Contains(s.log.String(), "k3y0s3cr3t0k3y0abc") {
+		t.Errorf("the key is in the log:\n%s", s.log.String())
+	}
+	if !strings.Contains(s.log.String(), "zen.dq.example") {
+		t.Errorf("no debug line names the list:\n%s", s.log.String())
+	}
+}

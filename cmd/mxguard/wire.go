@@ -24,10 +24,14 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		lvl = slog.LevelError
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if r := secretZones(cfg); r != nil {
+		h = redactHandler{h, r}
+	}
+	return slog.New(h)
 }
 
 func newResolver(cfg *config.Config, log *slog.Logger, met *metrics.Metrics) (*resolver.Client, error) {
