@@ -124,10 +124,10 @@ func (o Options) ParseResult(value string) (Result, error) {
 		r.Kind = KindDunno
 	case is("REJECT"):
 		r.Kind, r.Code = KindReject, rejectCode
-		r.Enhanced, r.Text = dsnSplit("5.7.1", text)
+		r.Enhanced, r.Text = DSNSplit("5.7.1", text)
 	case is("DEFER"):
 		r.Kind, r.Code = KindDefer, deferCode
-		r.Enhanced, r.Text = dsnSplit("4.7.1", text)
+		r.Enhanced, r.Text = DSNSplit("4.7.1", text)
 	case is("HANGUP"):
 		r.Kind, r.Text = KindHangup, text
 	case is("INFO"):
@@ -159,7 +159,7 @@ func (o Options) ParseResult(value string) (Result, error) {
 		if is("DEFER_IF_REJECT") {
 			r.Kind = KindDeferIfReject
 		}
-		r.Enhanced, r.Text = dsnSplit("4.7.1", text)
+		r.Enhanced, r.Text = DSNSplit("4.7.1", text)
 	case is("PREPEND"):
 		if !isHeader(text) {
 			return bad("access table entry %q requires header: text", value)
@@ -172,7 +172,7 @@ func (o Options) ParseResult(value string) (Result, error) {
 	case cmdLen == 3 && text != "" && (value[0] == '4' || value[0] == '5') && isDigit(value[1]) && isDigit(value[2]):
 		r.Kind = KindReject
 		r.Code, _ = strconv.Atoi(cmd)
-		r.Enhanced, r.Text = dsnSplit(value[:1]+".7.1", text)
+		r.Enhanced, r.Text = DSNSplit(value[:1]+".7.1", text)
 	case is("OK"), is("RELAY"):
 		r.Kind = KindOK
 	case strings.Contains(value, ":"):
@@ -231,7 +231,7 @@ func (r Result) Reply(replyName, replyClass string) (code int, enhanced, text st
 	if enhanced == "" {
 		enhanced = defDSN
 	}
-	enhanced = dsnFix(enhanced, replyClass)
+	enhanced = DSNFix(enhanced, replyClass)
 	text = r.Text
 	if text == "" {
 		text = defText
@@ -246,7 +246,7 @@ func (r Result) Reply(replyName, replyClass string) (code int, enhanced, text st
 	if prefix+len(text) > 510 {
 		text = text[:max(0, 510-prefix)]
 	}
-	text = printable(text)
+	text = Printable(text)
 	enhanced = strconv.Itoa(code)[:1] + enhanced[1:]
 	return code, enhanced, text
 }
@@ -308,9 +308,9 @@ func digitRun(s string) int {
 	return n
 }
 
-// dsnSplit is dsn_split: an optional status code at the start of text,
+// DSNSplit is dsn_split: an optional status code at the start of text,
 // else def, and the rest of the text.
-func dsnSplit(def, text string) (string, string) {
+func DSNSplit(def, text string) (string, string) {
 	t := trimLeftSpace(text)
 	if n := dsnValid(t); n > 0 {
 		return t[:n], trimLeftSpace(t[n:])
@@ -333,10 +333,10 @@ var dsnMap = map[string]dsnPair{
 	"8": {"4.1.8", "4.1.2"},
 }
 
-// dsnFix is smtpd_dsn_fix: an address status X.1.Y is turned into the
+// DSNFix is smtpd_dsn_fix: an address status X.1.Y is turned into the
 // sender or recipient status for the class being rejected, or 4.0.0 for a
 // non-address class. The first digit is fixed later by Reply.
-func dsnFix(status, class string) string {
+func DSNFix(status, class string) string {
 	if len(status) < 4 || !isDigit(status[0]) || status[1:4] != ".1." {
 		return status
 	}
@@ -369,9 +369,9 @@ func isHeader(s string) bool {
 	return i < len(s) && s[i] == ':'
 }
 
-// printable replaces what Postfix's printable() replaces with a space: a
+// Printable replaces what Postfix's Printable() replaces with a space: a
 // byte that is neither printable ASCII nor part of valid UTF-8.
-func printable(s string) string {
+func Printable(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mxguard/mxguard/checks"
+	"github.com/mxguard/mxguard/checks/access"
 	"github.com/mxguard/mxguard/checks/rdns"
 	"github.com/mxguard/mxguard/checks/syntax"
 	"github.com/mxguard/mxguard/resolver"
@@ -279,7 +280,7 @@ func deferReply(what, class string) checks.Reply {
 	if len(text) > 510-len("450 4.7.1 ") {
 		text = text[:510-len("450 4.7.1 ")]
 	}
-	return checks.Reply{Code: 450, Enhanced: "4.7.1", Text: printable(text)}
+	return checks.Reply{Code: 450, Enhanced: "4.7.1", Text: access.Printable(text)}
 }
 
 // vars returns the template variables (see Variables). The client names

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
+	"github.com/mxguard/mxguard/checks/access"
 )
 
 // DefaultScoreCode is the reply code of a score-mode rejection: 550, as
@@ -250,7 +251,7 @@ func (s *Scorer) Check(ctx context.Context, env *checks.Env) (res checks.Result)
 		if code == 0 {
 			code = DefaultScoreCode
 		}
-		res.Reply = checks.Reply{Code: code, Enhanced: "5.7.1", Text: printable(text)}.WithCode(code)
+		res.Reply = checks.Reply{Code: code, Enhanced: "5.7.1", Text: access.Printable(text)}.WithCode(code)
 		res.Status = checks.StatusFail
 		res.Reason = reason + " >= " + strconv.Itoa(threshold)
 		if sum+lostAllow < threshold {

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mxguard/mxguard/checks"
+	"github.com/mxguard/mxguard/checks/access"
 )
 
 // DefaultTemplate is Postfix's default_rbl_reply (mail_params.h
@@ -305,93 +305,15 @@ func replyFrom(why, class string) (r checks.Reply, ok bool) {
 		return genericReply, false
 	}
 	code, _ := strconv.Atoi(why[:3])
-	dsn, text := dsnSplit("4.7.1", why[4:])
+	dsn, text := access.DSNSplit("4.7.1", why[4:])
 	if text == "" {
 		text = "Service unavailable"
 	}
-	dsn = dsnFix(dsn, class)
+	dsn = access.DSNFix(dsn, class)
 	if prefix := 3 + 1 + len(dsn) + 1; prefix+len(text) > 510 {
 		text = text[:max(0, 510-prefix)]
 	}
-	return checks.Reply{Code: code, Enhanced: dsn, Text: printable(text)}.WithCode(code), true
+	return checks.Reply{Code: code, Enhanced: dsn, Text: access.Printable(text)}.WithCode(code), true
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// dsnValid is Postfix's dsn_valid: the length of an RFC 3463 status code
-// ("[245].d{1,3}.d{1,3}" then the end or white space) at the start of s,
-// or 0.
-func dsnValid(s string) int {
-	if len(s) < 2 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
-		return 0
-	}
-	i := 2
-	n := digits(s[i:])
-	if n < 1 || n > 3 || i+n >= len(s) || s[i+n] != '.' {
-		return 0
-	}
-	i += n + 1
-	n = digits(s[i:])
-	if n < 1 || n > 3 || (i+n < len(s) && s[i+n] != ' ' && s[i+n] != '\t') {
-		return 0
-	}
-	return i + n
-}
-
-func digits(s string) int {
-	n := 0
-	for n < len(s) && isDigit(s[n]) {
-		n++
-	}
-	return n
-}
-
-// dsnSplit is Postfix's dsn_split: a status code at the start of text,
-// else def, and the rest of the text.
-func dsnSplit(def, text string) (string, string) {
-	t := strings.TrimLeft(text, " \t")
-	if n := dsnValid(t); n > 0 {
-		return t[:n], strings.TrimLeft(t[n:], " \t")
-	}
-	return def, t
-}
-
-// dsnFix is Postfix's smtpd_dsn_fix: an address status X.1.Y becomes the
-// sender's or recipient's form, or X.0.0 for the other classes. (The
-// class digit is set afterwards from the reply code.)
-func dsnFix(dsn, class string) string {
-	if len(dsn) < 5 || dsn[1:4] != ".1." {
-		return dsn
-	}
-	sender := map[string]string{"1": "4.1.7", "2": "4.1.8", "3": "4.1.7", "4": "4.1.7", "5": "4.1.0", "6": "4.1.7", "7": "4.1.7", "8": "4.1.8"}
-	rcpt := map[string]string{"1": "4.1.1", "2": "4.1.2", "3": "4.1.3", "4": "4.1.4", "5": "4.1.5", "6": "4.1.6", "7": "4.1.3", "8": "4.1.2"}
-	switch class {
-	case ClassSender:
-		if v, ok := sender[dsn[4:]]; ok {
-			return v
-		}
-		return "4.1.0"
-	case ClassRecipient:
-		if v, ok := rcpt[dsn[4:]]; ok {
-			return v
-		}
-		return "4.1.0"
-	}
-	return "4.0.0"
-}
-
-// printable makes control characters and invalid UTF-8 spaces, as
-// Postfix's printable() does in smtpd_check_reject.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size == 1) || r < 0x20 || r == 0x7f {
-			b.WriteByte(' ')
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
