@@ -389,6 +389,9 @@ func (m *Message) decide(v *Verdict, sm spf.Outcome, spfRan bool, pr policy.Resu
 	case pr.Status == "fail" && pr.Disposition == "quarantine":
 		m.apply(v, d.Quarantine, "dmarc", "DMARC policy of "+pr.PolicyDomain+" is quarantine",
 			checks.Reply{Code: 550, Enhanced: "5.7.1", Text: "Email rejected per DMARC policy for " + fromDomain})
+	case pr.Status == "fail" && (pr.Disposition == "none" || pr.Disposition == ""):
+		m.apply(v, d.None, "dmarc", "DMARC fail, policy of "+pr.PolicyDomain+" is none",
+			checks.Reply{Code: 550, Enhanced: "5.7.1", Text: "Email rejected per DMARC policy for " + fromDomain})
 	case pr.Status == "permerror":
 		m.apply(v, d.Permerror, "dmarc", "DMARC record error: "+pr.Reason,
 			checks.Reply{Code: 550, Enhanced: "5.7.1", Text: "DMARC policy error for " + fromDomain})

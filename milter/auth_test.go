@@ -343,3 +343,16 @@ func TestAuthRecordsDMARC(t *testing.T) {
 		t.Errorf("spoof record: %+v", b)
 	}
 }
+
+// auth.dmarc.none: an action for a DMARC fail under p=none (here: tag).
+func TestAuthDMARCNoneAction(t *testing.T) {
+	h := newAuthHarness(t, "auth: {dmarc: {none: tag}, spf: {softfail: accept}}\n")
+	e := sendMessage(t, h, "192.0.2.20", "aonly.test", "a@soft.test", "b@good.test", message("<a@soft.test>"))
+	tagged := false
+	for _, a := range e.added {
+		tagged = tagged || (a.HeaderName == "X-Mxguard" && strings.Contains(a.HeaderValue, "policy of soft.test is none"))
+	}
+	if e.reply != "250" || !tagged {
+		t.Errorf("p=none with dmarc.none: tag: %q %+v", e.reply, e.added)
+	}
+}
