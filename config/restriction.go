@@ -270,6 +270,13 @@ var planned = map[string]bool{"greylist": true}
 // included.
 var optionKeys = []string{"arg", "table", "zone", "action", "temperror", "code", "enhanced", "text"}
 
+// extraOptions are the options of particular restrictions (the DNS lists'
+// name, reply, health_check and scope; dnsbl_score's thresholds and
+// names), kept in Restriction.Options and checked where the restriction is
+// built.
+var extraOptions = map[string]bool{"name": true, "reply": true, "health_check": true, "scope": true,
+	"reject_threshold": true, "allow_threshold": true, "names": true}
+
 func isOptionKey(k string) bool {
 	for _, o := range optionKeys {
 		if k == o {
@@ -412,7 +419,7 @@ func (l *loader) parseMap(key string, m map[string]any, r *Restriction) bool {
 		misspelt := false
 		for _, k := range nameKeys {
 			lk := strings.ToLower(k)
-			if _, known := lookupName(lk); !known {
+			if _, known := lookupName(lk); !known && !extraOptions[lk] {
 				if near, found := nearest(lk, optionKeys); found {
 					l.add(key+"."+lk, fmt.Sprintf("unknown option %q", k), fmt.Sprintf("did you mean %q?", near))
 					misspelt = true
@@ -499,7 +506,7 @@ func (l *loader) applyOptions(key string, opts map[string]any, r *Restriction) b
 		case "text":
 			r.Text = s
 		default:
-			if near, found := nearest(k, optionKeys); found {
+			if near, found := nearest(k, optionKeys); found && !extraOptions[k] {
 				l.add(key+"."+k, fmt.Sprintf("unknown option %q", k), fmt.Sprintf("did you mean %q?", near))
 				ok = false
 				continue

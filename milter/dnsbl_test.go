@@ -150,3 +150,23 @@ client:
 		run(t, s, tx{helo: "mail.good.test", from: "a@good.test", rcpts: []string{"b@good.test"}, want: []string{want}})
 	}
 }
+
+// An allowlist hit ends its own list, as Postfix's permit_dnswl_client;
+// with scope: all it skips every later list's rejects too.
+func TestDNSListAllowlistScope(t *testing.T) {
+	for scope, want := range map[string]string{
+		"list": "554 5.7.1 Service unavailable; Sender address [x@aonly.test] blocked using dbl.test; spam domain",
+		"all":  "250",
+	} {
+		h := newHarness(t, fmt.Sprintf(`
+trusted_networks: []
+client:
+  - dnswl: {zone: "wl.test=127.0.[0..255].[1..3]", scope: %s}
+sender:
+  - rhsbl_sender: dbl.test=127.0.1.[2..99]
+`, scope))
+		s := h.session(t)
+		connect(t, s, "192.0.2.30")
+		run(t, s, tx{helo: "mail.good.test", from: "x@aonly.test", rcpts: []string{"b@good.test"}, want: []string{want}})
+	}
+}

@@ -280,6 +280,13 @@ func (b *builder) rules(r Restriction, l List) ([]*rule, error) {
 			return nil, fmt.Errorf("%s: %s: %w", r.Key, r.Name, err)
 		}
 		ru.check = chk
+		switch sc := r.Options["scope"]; sc {
+		case "", "list":
+		case "all":
+			ru.permitAll = true
+		default:
+			return nil, fmt.Errorf("%s: %s: scope %q: want list (Postfix: a permit ends its own list) or all (it ends every later list)", r.Key, r.Name, sc)
+		}
 		// Postfix: a DNSBL lookup error counts as not listed
 		// (temperror: tempfail to defer instead). Allowlists decide
 		// themselves (a lookup error defers a later reject).

@@ -52,6 +52,9 @@ type rule struct {
 	check  checks.Check
 	policy checks.Policy
 	class  string // restriction class to evaluate instead of check
+	// permitAll: a permit of this rule ends every later list too, not
+	// only its own (the "scope: all" option of allowlists).
+	permitAll bool
 }
 
 // Engine evaluates the configured lists. It is immutable once built and is
@@ -85,6 +88,8 @@ type evalState struct {
 	deferIfPermit *checks.Result
 	deferIfReject *checks.Result
 	out           *Outcome
+	// permitAll: an allowlist with scope "all" matched: no later list runs.
+	permitAll bool
 }
 
 // Bypassed reports whether the client skips every check (trusted network,
@@ -247,6 +252,9 @@ func (e *Engine) evaluate(ctx context.Context, env *checks.Env, s checks.Stage, 
 				// accepted, the message will be discarded.
 				break lists
 			}
+			if st.permitAll {
+				break lists
+			}
 		}
 	}
 	// Force permission into deferral when an earlier temporary error may
@@ -350,6 +358,9 @@ func (e *Engine) runRule(ctx context.Context, env *checks.Env, r *rule, l List, 
 	case checks.Tag:
 		st.out.Tags = append(st.out.Tags, res.Check+": "+res.Reason)
 	case checks.Permit:
+		if r.permitAll {
+			st.permitAll = true
+		}
 		return checks.Permit
 	}
 	return checks.Dunno
