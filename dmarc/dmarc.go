@@ -15,7 +15,6 @@ import (
 	"net/mail"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mxguard/mxguard/checks"
@@ -104,7 +103,6 @@ type Message struct {
 	arIndex   int      // Authentication-Results headers seen so far
 	forged    []int    // their 1-based indexes that claim our id
 	headerErr error
-	mu        sync.Mutex
 }
 
 // Start begins a transaction at MAIL FROM: SPF starts at once, in the
@@ -362,12 +360,12 @@ func (m *Message) fromDomain() (string, error) {
 		return "", fmt.Errorf("unparsable From header: %v", err)
 	}
 	if len(addrs) != 1 {
-		return "", fmt.Errorf("From header with %d addresses", len(addrs))
+		return "", fmt.Errorf("the From header has %d addresses", len(addrs))
 	}
 	a := addrs[0].Address
 	i := strings.LastIndexByte(a, '@')
 	if i < 0 || i == len(a)-1 {
-		return "", fmt.Errorf("From address without a domain")
+		return "", fmt.Errorf("the From address has no domain")
 	}
 	return strings.ToLower(strings.TrimSuffix(a[i+1:], ".")), nil
 }

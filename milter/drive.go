@@ -153,18 +153,20 @@ func Run(s *Server, t Transaction) (*Report, error) {
 	if accepted == 0 {
 		return rep, sess.Abort()
 	}
+	// The session answers continue to every header and body chunk; the
+	// verdict comes at the end of the message.
 	for _, h := range t.Header {
-		if act, err = sess.HeaderField(h[0], h[1]); err != nil {
+		if _, err = sess.HeaderField(h[0], h[1]); err != nil {
 			return nil, err
 		}
 	}
-	if act, err = sess.HeaderEnd(); err != nil {
+	if _, err = sess.HeaderEnd(); err != nil {
 		return nil, err
 	}
 	// Body chunks of at most 64 KB, as an MTA sends them.
 	for b := t.Body; len(b) > 0; {
 		n := min(len(b), 65535)
-		if act, err = sess.BodyChunk(b[:n]); err != nil {
+		if _, err = sess.BodyChunk(b[:n]); err != nil {
 			return nil, err
 		}
 		b = b[n:]

@@ -126,8 +126,7 @@ func (e *Engine) Prefetch(env *checks.Env, s checks.Stage) {
 	if ok, _ := e.Bypassed(env); ok {
 		return
 	}
-	var walk func(rules []*rule)
-	walk = func(rules []*rule) {
+	walk := func(rules []*rule) {
 		for _, r := range rules {
 			if r.check == nil {
 				continue

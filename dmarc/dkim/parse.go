@@ -167,12 +167,6 @@ func (s *sigInfo) libIdentityOK() bool {
 	return strings.HasSuffix(i, "@"+s.domain) || strings.HasSuffix(i, "."+s.domain)
 }
 
-// keyName is the name of the key record (RFC 6376 §3.6.2.1), as go-msgauth
-// queries it, lower-cased for our cache.
-func (s *sigInfo) keyName() string {
-	return strings.ToLower(s.selector + "._domainkey." + s.domain)
-}
-
 // qpDecode decodes dkim-quoted-printable (RFC 6376 §2.11): "=" and two
 // upper-case hex digits stand for one octet. White space is already gone.
 func qpDecode(s string) (string, error) {
