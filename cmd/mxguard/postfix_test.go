@@ -6,7 +6,11 @@ package main
 // skipped loudly otherwise, and a failure with MXGUARD_E2E=1 (.ci/run).
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -18,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/mxguard/mxguard/internal/dnstest"
 	"github.com/mxguard/mxguard/internal/postfixtest"
@@ -56,6 +62,13 @@ type postfixSuite struct {
 
 func startPostfixSuite(t *testing.T) *postfixSuite {
 	t.Helper()
+	return startPostfixSuiteWith(t, nil, nil)
+}
+
+// startPostfixSuiteWith also edits mxguard's configuration (each key of
+// edit replaced by its value) and sets Postfix main.cf parameters.
+func startPostfixSuiteWith(t *testing.T, edit map[string]string, mainCF map[string]string) *postfixSuite {
+	t.Helper()
 	files, _ := filepath.Glob("../../testdata/zones/*.zone")
 	var opts []dnstest.Option
 	for _, f := range files {
@@ -64,9 +77,13 @@ func startPostfixSuite(t *testing.T) *postfixSuite {
 	s := &postfixSuite{dns: postfixtest.StartDNS(t, opts...)}
 	dir := t.TempDir()
 	port := freePort(t)
-	s.cfg = writeConfig(t, dir, fmt.Sprintf(postfixSuiteConfig, port, s.dns.Addr(), dir))
+	text := fmt.Sprintf(postfixSuiteConfig, port, s.dns.Addr(), dir)
+	for from, to := range edit {
+		text = strings.Replace(text, from, to, 1)
+	}
+	s.cfg = writeConfig(t, dir, text)
 	s.mx = startServer(t, s.cfg, port)
-	s.pf = postfixtest.Start(t, postfixtest.Options{Milter: fmt.Sprintf("inet:127.0.0.1:%d", port), DNS: s.dns})
+	s.pf = postfixtest.Start(t, postfixtest.Options{Milter: fmt.Sprintf("inet:127.0.0.1:%d", port), DNS: s.dns, ExtraMainCF: mainCF})
 	t.Logf("Postfix started in %v", s.pf.StartDuration())
 	return s
 }
@@ -405,4 +422,59 @@ func TestPostfixAuthenticationResults(t *testing.T) {
 		t.Errorf("our header is below From:\n%s", out)
 	}
 	t.Logf("headers as Postfix queued them:\n%s", out)
+}
+
+// Through real Postfix: a DKIM signature made here verifies from the
+// header fields as Postfix's milter protocol delivers them (leading space
+// stripped, folding as LF), DMARC passes, and a DNSBL listing gives
+// Postfix's reply at RCPT. Every message is held (header_checks HOLD) so
+// that postcat can show what Postfix queued.
+func TestPostfixDKIMAndDNSBL(t *testing.T) {
+	s := startPostfixSuiteWith(t,
+		map[string]string{"client:\n": "client:\n  - rbl: zen.test=127.0.0.[2..11]\n"},
+		map[string]string{"header_checks": "static:HOLD"})
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.dns.AddZone(fmt.Sprintf("$ORIGIN _domainkey.good.test.\npf IN TXT \"v=DKIM1; k=ed25519; p=%s\"\n",
+		base64.StdEncoding.EncodeToString(pub))); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: Alice <a@good.test>\r\nTo: <b@good.test>\r\nSubject: signed\r\n" +
+		"X-Folded: one\r\n two\r\nMessage-ID: <signed@good.test>\r\n\r\nHello.\r\n"
+	var signed bytes.Buffer
+	if err := msgdkim.Sign(&signed, strings.NewReader(msg), &msgdkim.SignOptions{Domain: "good.test", Selector: "pf", Signer: priv,
+		HeaderKeys: []string{"From", "To", "Subject", "X-Folded", "Message-ID"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := s.pf.Dial(t, "127.0.0.10")
+	defer c.Close()
+	c.Ehlo("client10.test")
+	c.Mail("a@good.test")
+	if r := c.Rcpt("b@good.test"); r.Code != 250 {
+		t.Fatal(r)
+	}
+	r := c.Data(signed.String())
+	qid := r.QueueID()
+	if r.Code != 250 || qid == "" {
+		t.Fatalf("DATA: %s", r)
+	}
+	out, err := exec.Command("postcat", "-c", s.pf.ConfigDir(), "-hq", qid).CombinedOutput()
+	if err != nil {
+		t.Fatalf("postcat: %v\n%s", err, out)
+	}
+	for _, want := range []string{"dkim=pass header.d=good.test header.s=pf header.a=ed25519-sha256", "dmarc=pass header.from=good.test", "spf=pass"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the queued message's Authentication-Results lacks %q:\n%s", want, out)
+		}
+	}
+	// A listed client: Postfix sends mxguard's DNSBL reply.
+	c2 := s.pf.Dial(t, "127.0.0.21")
+	defer c2.Close()
+	c2.Ehlo("client21.test")
+	c2.Mail("a@good.test")
+	if got := c2.Rcpt("b@good.test").String(); got != "554 5.7.1 Service unavailable; Client host [127.0.0.21] blocked using zen.test" {
+		t.Errorf("listed client: %q", got)
+	}
 }
