@@ -19,6 +19,7 @@ import (
 
 	"github.com/mxguard/mxguard/checks"
 	"github.com/mxguard/mxguard/checks/rdns"
+	"github.com/mxguard/mxguard/config"
 	"github.com/mxguard/mxguard/dmarc/authres"
 	"github.com/mxguard/mxguard/dmarc/dkim"
 	"github.com/mxguard/mxguard/dmarc/policy"
@@ -33,10 +34,9 @@ type Config struct {
 	Aliases    []string // more ids whose headers are removed too
 	Receiver   string   // our host name, for SPF's %{r}
 
-	SPF struct {
-		Fail, Softfail, Neutral, None, Temperror, Permerror string // actions
-		RejectAt                                            string // "eom" or "rcpt"
-	}
+	// SPF maps each SPF result of the MAIL FROM identity to an action
+	// (auth.spf), and says where a rejection is answered.
+	SPF   config.SPF
 	DKIM  dkim.Options
 	DMARC struct {
 		Mode                                           policy.Mode
@@ -407,31 +407,20 @@ func (m *Message) decide(v *Verdict, sm spf.Outcome, spfRan bool, pr policy.Resu
 
 // SPFAction is the configured action for an SPF result, and the reply.
 func (c *Config) SPFAction(o spf.Outcome) (string, checks.Reply) {
-	s := c.SPF
-	var a string
 	reply := checks.Reply{Code: 550, Enhanced: "5.7.23", Text: "SPF validation failed"}
 	switch o.Result {
 	case "fail":
-		a = s.Fail
 		if o.Explanation != "" {
 			reply.Text = o.Explanation
 		} else if o.Domain != "" {
 			reply.Text = "SPF validation failed for " + o.Domain
 		}
-	case "softfail":
-		a = s.Softfail
-	case "neutral":
-		a = s.Neutral
-	case "none":
-		a = s.None
 	case "temperror":
-		a = s.Temperror
 		reply = checks.Reply{Code: 451, Enhanced: "4.4.3", Text: "Temporary DNS failure during SPF validation, try again later"}
 	case "permerror":
-		a = s.Permerror
 		reply = checks.Reply{Code: 550, Enhanced: "5.7.24", Text: "SPF record error for " + o.Domain}
 	}
-	return a, reply
+	return c.SPF.Action(string(o.Result)), reply
 }
 
 func (m *Message) applySPF(v *Verdict, o spf.Outcome) {

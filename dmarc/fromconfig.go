@@ -13,9 +13,7 @@ func FromConfig(cfg *config.Config) *Config {
 	if c.AuthservID == "" {
 		c.AuthservID = cfg.Hostname
 	}
-	c.SPF.Fail, c.SPF.Softfail, c.SPF.Neutral = a.SPF.Fail, a.SPF.Softfail, a.SPF.Neutral
-	c.SPF.None, c.SPF.Temperror, c.SPF.Permerror = a.SPF.None, a.SPF.Temperror, a.SPF.Permerror
-	c.SPF.RejectAt = a.SPF.RejectAt
+	c.SPF = a.SPF
 	c.DKIM.MaxSignatures, c.DKIM.MinRSABits = a.DKIM.MaxSignatures, a.DKIM.MinRSABits
 	c.DKIM.MaxBuffer = int64(a.DKIM.MaxBuffer)
 	c.DMARC.Mode = policy.Mode(a.DMARC.Mode)
