@@ -110,56 +110,20 @@ func tokenize(s string) ([]token, error) {
 			i++ // past ")"
 			space = true
 		case c == '"':
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(s) {
-				d := s[i]
-				if d == '\\' {
-					if i+1 < len(s) {
-						b.WriteByte(s[i+1])
-					}
-					i += 2
-					continue
-				}
-				if d == '"' {
-					closed = true
-					i++
-					break
-				}
-				b.WriteByte(d)
-				i++
-			}
+			text, next, closed := scanEscaped(s, i+1, '"')
 			if !closed {
 				return nil, fmt.Errorf("%w: unterminated quoted string", ErrSyntax)
 			}
-			toks = append(toks, token{kind: tokWord, text: b.String(), spaceBefore: space})
+			i = next
+			toks = append(toks, token{kind: tokWord, text: text, spaceBefore: space})
 			space = false
 		case c == '[':
-			var b strings.Builder
-			b.WriteByte('[')
-			i++
-			closed := false
-			for i < len(s) {
-				d := s[i]
-				if d == '\\' {
-					if i+1 < len(s) {
-						b.WriteByte(s[i+1])
-					}
-					i += 2
-					continue
-				}
-				b.WriteByte(d)
-				i++
-				if d == ']' {
-					closed = true
-					break
-				}
-			}
+			text, next, closed := scanEscaped(s, i+1, ']')
 			if !closed {
 				return nil, fmt.Errorf("%w: unterminated address literal", ErrSyntax)
 			}
-			toks = append(toks, token{kind: tokDomLit, text: b.String(), spaceBefore: space})
+			i = next
+			toks = append(toks, token{kind: tokDomLit, text: "[" + text + "]", spaceBefore: space})
 			space = false
 		case strings.IndexByte(tok822Specials, c) >= 0:
 			toks = append(toks, token{kind: tokSpecial, text: s[i : i+1], spaceBefore: space})
@@ -380,4 +344,28 @@ func MailDomainLookupName(domain string) (name string, skip, notFound bool) {
 		return "", false, true
 	}
 	return name, false, false
+}
+
+// scanEscaped reads s from i up to the first unescaped end byte (a
+// backslash escapes the next byte and is dropped), as RFC 822 quoted
+// strings and domain literals are read. It returns the text without the
+// end byte, the index past it, and whether end was found.
+func scanEscaped(s string, i int, end byte) (text string, next int, closed bool) {
+	var b strings.Builder
+	for i < len(s) {
+		d := s[i]
+		if d == '\\' {
+			if i+1 < len(s) {
+				b.WriteByte(s[i+1])
+			}
+			i += 2
+			continue
+		}
+		if d == end {
+			return b.String(), i + 1, true
+		}
+		b.WriteByte(d)
+		i++
+	}
+	return b.String(), i, false
 }
